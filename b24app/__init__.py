@@ -1,0 +1,135 @@
+"""Call Quality for Bitrix24: a Flask local app for call quality control and analytics."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .config import Config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(Config().as_dict())
+    if config:
+        app.config.update(config)
+    if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+
+    from . import jobs
+    from .extensions import babel, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_root() / "migrations"))
+    babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(_root() / "translations"))
+    jobs.init_app(app)
+    _sqlite_pragmas(app)
+
+    from .portals import rest
+
+    rest.init_app(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_headers(app)
+
+    from . import cli
+
+    cli.init_app(app)
+    logging.getLogger("b24app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    return app
+
+
+def _root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .inbox import routes as inbox_routes
+    from .inbox import tasks as _inbox_tasks  # noqa: F401  (registers jobs)
+    from .portals import events as _portal_events  # noqa: F401  (registers event handlers and jobs)
+    from .portals import routes as portal_routes
+
+    app.register_blueprint(portal_routes.bp)
+    app.register_blueprint(inbox_routes.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+
+def _select_locale() -> str:
+    viewer = g.get("viewer")
+    if viewer is not None:
+        return viewer.lang
+    if g.get("locale"):
+        return g.locale
+    lang = (request.args.get("LANG") or "").lower()[:2]
+    return lang if lang in ("ru", "en") else "ru"
+
+
+def _register_errors(app: Flask) -> None:
+    from .messages import message
+    from .portals.frame import FrameRefused
+
+    def render(status: int, text: str):
+        wants_json = request.path.startswith("/b24/events") or request.accept_mimetypes.best == "application/json"
+        if wants_json:
+            return jsonify(error=text), status
+        return render_template("error.html", text=text), status
+
+    @app.errorhandler(FrameRefused)
+    def frame_refused(exc: FrameRefused):
+        if not g.get("frame_origin"):
+            domain = request.args.get("DOMAIN", "")
+            proto = "https" if request.args.get("PROTOCOL", "1") == "1" else "http"
+            if domain and all(c.isalnum() or c in ".-:" for c in domain):
+                g.frame_origin = f"{proto}://{domain}"
+        return render(exc.status, message(exc.message_key))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        key = f"http.{exc.code}"
+        text = message(key)
+        return render(exc.code or 500, text if text != key else (exc.description or ""))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        return render(500, message("http.500"))
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(resp):
+        # Only the installing portal may frame our pages (no X-Frame-Options: it cannot name an origin).
+        origin = g.get("frame_origin")
+        resp.headers["Content-Security-Policy"] = f"frame-ancestors {origin}" if origin else "frame-ancestors 'none'"
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        return resp
+
+
+_PRAGMAS_INSTALLED = False
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    global _PRAGMAS_INSTALLED
+    if _PRAGMAS_INSTALLED or not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    _PRAGMAS_INSTALLED = True
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # WAL lets the web and worker processes read while one writes
+        if type(dbapi_conn).__module__.startswith("sqlite3"):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()

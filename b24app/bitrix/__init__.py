@@ -1,0 +1,1 @@
+"""Bitrix24 integration: REST client, OAuth, limits, payload parsing. Knows nothing of calls or QA."""

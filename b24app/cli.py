@@ -1,0 +1,37 @@
+"""Command-line entry points: `flask --app wsgi worker`, `… sandbox`, `… purge`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("worker")
+    @click.option("--workers", default=4, show_default=True, help="Worker threads in this process.")
+    def worker(workers: int) -> None:
+        """Run the job consumer with its periodic tasks."""
+        from .jobs import huey
+
+        if huey.immediate:
+            raise click.ClickException("JOBS_IMMEDIATE=1 runs jobs inline; a worker has nothing to consume.")
+        consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                                        check_worker_health=True)
+        consumer.run()
+
+    @app.cli.command("purge")
+    def purge() -> None:
+        """Delete data of portals uninstalled longer ago than the retention period."""
+        from .portals.lifecycle import purge_due_portals
+
+        for member_id in purge_due_portals():
+            click.echo(f"purged {member_id}")
+
+    @app.cli.command("sandbox")
+    @click.option("--port", default=5000, show_default=True, help="First port to try for the app.")
+    @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+    def sandbox(port: int, no_browser: bool) -> None:
+        """Start the demo: the app, the built-in sandbox portal, install, and print the URL."""
+        from .demo import run_demo
+
+        run_demo(port, open_browser=not no_browser)

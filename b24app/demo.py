@@ -1,0 +1,91 @@
+"""The demo: the app and the built-in sandbox portal on loopback, the app installed, a URL to open."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import webbrowser
+
+import click
+import requests
+from werkzeug.serving import make_server
+
+from .config import INSTANCE_DIR
+
+STATE_FILE = INSTANCE_DIR / "sandbox.json"
+CLIENT_ID, CLIENT_SECRET = "local.sandbox.demo", "sandbox-demo-secret"
+
+
+def _free_port(start: int) -> int:
+    for port in range(start, start + 100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise click.ClickException(f"no free port in {start}–{start + 99}")
+
+
+def _already_running() -> str | None:
+    try:
+        state = json.loads(STATE_FILE.read_text())
+        os.kill(int(state["pid"]), 0)
+        requests.get(state["app_url"] + "/healthz", timeout=2).raise_for_status()
+        return state["portal_url"]
+    except (OSError, ValueError, KeyError, requests.RequestException):
+        return None
+
+
+def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000) -> None:
+    from . import create_app
+    from .sandbox.server import SandboxServer
+    from .sandbox.settings import SandboxSettings
+
+    running = _already_running()
+    if running:
+        click.echo(f"Демо уже запущено: {running}")
+        return
+
+    app_port = _free_port(first_port)
+    app_url = f"http://127.0.0.1:{app_port}"
+    db_path = INSTANCE_DIR / "demo.db"
+    app = create_app({
+        "PUBLIC_URL": app_url, "B24_CLIENT_ID": CLIENT_ID, "B24_CLIENT_SECRET": CLIENT_SECRET,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS_IMMEDIATE": True,
+        "B24_RATE_LIMIT": (50.0, 100),
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    server = make_server("127.0.0.1", app_port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    portal = SandboxServer(SandboxSettings(app_url=app_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                           rows=rows, rate=50.0, burst=100,
+                                           port=_free_port(app_port + 1)))
+    portal.start()
+    r = requests.post(f"{portal.url}/_sandbox/install", json={"finish": True}, timeout=60)
+    if r.status_code != 200:
+        raise click.ClickException(f"установка в песочницу не удалась: {r.text[:300]}")
+    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "app_url": app_url, "portal_url": portal.url}))
+    click.echo(f"Приложение: {app_url}\nПортал-песочница: {portal.url}\nОткройте в браузере: {portal.url}/")
+    if open_browser and os.environ.get("DISPLAY"):
+        webbrowser.open(portal.url + "/")
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        STATE_FILE.unlink(missing_ok=True)
+        portal.stop()
+        server.shutdown()

@@ -1,0 +1,1 @@
+"""Incoming portal events: verified, stored once, answered at once, processed by a job."""

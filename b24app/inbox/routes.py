@@ -1,0 +1,33 @@
+"""The one URL every portal event is posted to."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from ..bitrix.payloads import PayloadError, parse_event
+from . import service
+from .tasks import process_event
+
+bp = Blueprint("inbox", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.post("/b24/events")
+def receive():
+    try:
+        ev = parse_event(request.form.items(multi=True))
+    except PayloadError as exc:
+        return jsonify(error="bad_event", field=str(exc)), 400
+    try:
+        row, is_new = service.accept(ev)
+    except service.EventRefused as exc:
+        log.warning("event %s refused for member=%s: %s", ev.event, ev.member_id, exc.reason)
+        return jsonify(error="refused"), exc.status
+    if is_new:
+        try:
+            process_event(row.id)
+        except Exception:  # the row is stored; the sweeper or a retry will process it
+            log.exception("event %s inbox=%s: processing deferred", ev.event, row.id)
+    return jsonify(result="ok", duplicate=not is_new)

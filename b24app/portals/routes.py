@@ -1,0 +1,87 @@
+"""Portal-facing pages: the install handler, the settings page (LEFT_MENU) and its role section."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..bitrix import errors as E
+from ..bitrix.payloads import PayloadError, parse_frame_request
+from ..manifest import load_manifest
+from ..messages import message, role_label
+from . import lifecycle, roles
+from .frame import FrameRefused, frame_api, placement_view, require_role
+from .models import ROLES
+
+bp = Blueprint("portals", __name__)
+
+
+@bp.post("/b24/install")
+def install():
+    try:
+        req = parse_frame_request(request.args, request.form)
+    except PayloadError as exc:
+        raise FrameRefused("frame.bad_request", 400) from exc
+    g.frame_origin = req.origin
+    g.locale = req.lang if req.lang in ("ru", "en") else "ru"
+    try:
+        lifecycle.install(req)
+    except lifecycle.InstallRefused as exc:
+        return render_template("error.html", text=message(exc.message_key)), exc.status
+    except E.BitrixError:
+        return render_template("error.html", text=message("frame.portal_unavailable")), 502
+    man = load_manifest()
+    return render_template("portals/install.html", placements=len(man.placements), events=len(man.events))
+
+
+def _settings_page(notice_key: str | None = None, kind: str = "ok", status: int = 200):
+    v = g.viewer
+    users = roles.users(v.portal_id)
+    return render_template(
+        "portals/settings.html", viewer=v, viewer_roles=sorted(v.roles), grants=roles.grants(v.portal_id),
+        users=users, names={u.user_id: u.name for u in users}, roles=ROLES, role_label=role_label,
+        can_edit=v.has("admin"), notice=message(notice_key) if notice_key else None, notice_kind=kind,
+    ), status
+
+
+@bp.route("/b24/app", methods=["GET", "POST"])
+@placement_view
+def settings():
+    return _settings_page(request.args.get("msg") if request.args.get("msg") in ("roles.saved", "roles.revoked") else None)
+
+
+@bp.post("/b24/settings/roles")
+@frame_api
+@require_role("admin")
+def grant_role():
+    raw_user = (request.form.get("user_id") or "").strip()
+    if not raw_user.isdigit():
+        return _settings_page("roles.bad_user", "error", 400)
+    try:
+        roles.grant(g.viewer.portal_id, int(raw_user), request.form.get("role", ""), g.viewer.user_id)
+    except roles.RoleError as exc:
+        return _settings_page(exc.message_key, "error", 400)
+    return redirect(url_for("portals.settings", ft=g.frame_token, msg="roles.saved"), 303)
+
+
+@bp.post("/b24/settings/roles/<int:grant_id>/delete")
+@frame_api
+@require_role("admin")
+def revoke_role(grant_id: int):
+    if not roles.revoke(g.viewer.portal_id, grant_id):
+        return _settings_page("roles.not_found", "error", 404)
+    return redirect(url_for("portals.settings", ft=g.frame_token, msg="roles.revoked"), 303)
+
+
+@bp.route("/b24/reports", methods=["GET", "POST"])
+@placement_view
+def reports():
+    return render_template("portals/placeholder.html", title=_("Качество звонков: отчёты"), details=None)
+
+
+@bp.route("/b24/call-card", methods=["GET", "POST"])
+@placement_view
+def call_card():
+    opts = g.placement.options if g.get("placement") else {}
+    details = [(k, opts.get(k, "")) for k in ("CALL_ID", "PHONE_NUMBER", "CALL_DIRECTION", "CALL_STATE") if k in opts]
+    return render_template("portals/placeholder.html", title=_("Тема звонка"), details=details)
