@@ -15,8 +15,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(Config().as_dict())
     if config:
         app.config.update(config)
-    if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        # Engine options follow the database actually used, unless the caller set them too.
+        uri = Config._database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        app.config["SQLALCHEMY_DATABASE_URI"] = uri
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = Config._engine_options(uri)
 
     from . import jobs
     from .extensions import babel, db, migrate

@@ -117,7 +117,8 @@ class BitrixClient:
             self._creds = fresh
 
     # ---- one HTTP request, with all the retrying -------------------------------------------------
-    def _send(self, method: str, params: Mapping, billed: Mapping[str, int]) -> dict:
+    def _send(self, method: str, params: Mapping, billed: Mapping[str, int],
+              sub_methods: Mapping[str, str] | None = None) -> dict:
         """POST one method (or `batch`); return the decoded body of a successful answer."""
         attempts = limit_waits = refreshes = 0
         while True:
@@ -144,7 +145,7 @@ class BitrixClient:
                     err = None
             except requests.RequestException as exc:
                 err = E.NetworkError(description=type(exc).__name__, method=method)
-            self._settle(bookings, body, err, started)
+            self._settle(bookings, body, err, started, dict(sub_methods or {}))
             if err is None:
                 return body
             if isinstance(err, E.ExpiredToken) and refreshes < 3:
@@ -169,24 +170,25 @@ class BitrixClient:
                 continue
             raise err
 
-    def _settle(self, bookings: dict, body: dict | None, err, started: float) -> None:
+    def _settle(self, bookings: dict, body: dict | None, err, started: float, sub_methods: dict) -> None:
         t = (body or {}).get("time") or {}
-        inner_times = {}
-        if isinstance(body, dict) and isinstance(body.get("result"), dict):
-            inner_times = body["result"].get("result_time") or {}
+        inner = (body or {}).get("result") if sub_methods else None
+        inner_times = inner.get("result_time") if isinstance(inner, dict) else None
         for method, booked in bookings.items():
-            if inner_times and isinstance(inner_times, dict):
-                mine = [v for v in inner_times.values() if isinstance(v, dict)]
+            if sub_methods:
+                mine = [v for k, v in (inner_times or {}).items()
+                        if isinstance(v, dict) and sub_methods.get(k) == method] if isinstance(inner_times, dict) else []
                 spent = sum(float(v.get("processing") or v.get("duration") or 0) for v in mine)
                 ops = [float(v["operating"]) for v in mine if v.get("operating") is not None]
                 resets = [float(v["operating_reset_at"]) for v in mine if v.get("operating_reset_at")]
                 self.budget.settle(self.member_id, method, booked, operating=max(ops) if ops else None,
                                    reset_at=max(resets) if resets else None, spent=spent, calls=len(mine))
             else:
-                spent = float(t.get("processing") or t.get("duration") or 0) if err is None else 0.0
+                ok = err is None
+                spent = float(t.get("processing") or t.get("duration") or 0) if ok else 0.0
                 self.budget.settle(self.member_id, method, booked,
-                                   operating=float(t["operating"]) if "operating" in t and err is None else None,
-                                   reset_at=t.get("operating_reset_at"), spent=spent, calls=1 if err is None else 0)
+                                   operating=float(t["operating"]) if ok and "operating" in t else None,
+                                   reset_at=t.get("operating_reset_at"), spent=spent, calls=1 if ok else 0)
 
     # ---- public API --------------------------------------------------------------------------------
     def call(self, method: str, params: Mapping | None = None) -> ApiResponse:
@@ -206,7 +208,8 @@ class BitrixClient:
             for m, _ in todo.values():
                 billed[m] = billed.get(m, 0) + 1
             cmd = {k: f"{m}?{http_build_query(p)}" for k, (m, p) in todo.items()}
-            body = self._send("batch", {"cmd": cmd, "halt": 1 if halt else 0}, billed)
+            body = self._send("batch", {"cmd": cmd, "halt": 1 if halt else 0}, billed,
+                              {k: m for k, (m, _) in todo.items()})
             inner = body.get("result") or {}
             results = inner.get("result") or {}
             errs = inner.get("result_error") or {}

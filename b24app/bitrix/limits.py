@@ -90,8 +90,8 @@ def wait_for_slot(bucket: Bucket, member_id: str, clock=time.time, sleep=time.sl
 
 @dataclass
 class _MethodBudget:
-    used: float = 0.0            # server seconds the portal has billed in the current window
-    reset_at: float = 0.0        # when the oldest basket drops off (portal's clock)
+    used: float = 0.0            # server seconds the portal reports billed in its window
+    reset_at: float = 0.0        # when the oldest basket drops off (0 = unknown)
     in_flight: float = 0.0       # seconds booked by requests not yet answered
     cost_per_call: float = 0.0   # learned server time of one call of this method
     blocked_until: float = 0.0   # set after a 429
@@ -102,9 +102,10 @@ class OperatingBudget:
     """Paces calls of one method so its summed server time stays under the portal's limit.
 
     The portal sums server time per method over a sliding window and answers 429 once the sum
-    passes the limit; `time.operating` in each response tells how much is used, and
-    `operating_reset_at` when the oldest minute drops off. We book each request's expected cost
-    before sending it and wait for the reset when the booking would cross the limit.
+    passes the limit; `time.operating` in each response tells how much is used (this request
+    included) and `operating_reset_at` when the oldest basket drops off. Each request books its
+    expected cost before it is sent; a booking that would cross the limit waits for answers in
+    flight or for the reset. After a reset the drop is unknown, so the next answer re-teaches it.
     """
 
     limit: float = 480.0
@@ -124,40 +125,34 @@ class OperatingBudget:
                     self._lock.wait(timeout=b.blocked_until - now)
                     continue
                 if b.reset_at and now >= b.reset_at:
-                    # The oldest basket dropped; how much went with it is unknown until the next
-                    # answer, so assume the window's share and let responses correct it.
-                    b.used = max(0.0, b.used - self.limit)
-                    b.reset_at = 0.0
+                    b.used, b.reset_at = 0.0, 0.0
                 cost = calls * b.cost_per_call
-                if cost == 0.0 or b.used + b.in_flight + cost <= self.limit * self.headroom \
-                        or (b.in_flight == 0.0 and b.used == 0.0):
+                fits = b.used + b.in_flight + cost <= self.limit * self.headroom
+                if fits or (b.in_flight == 0.0 and not b.reset_at):
                     b.in_flight += cost
                     return cost
                 if b.in_flight > 0:
                     self._lock.wait(timeout=1.0)
                 else:
-                    wake = b.reset_at if b.reset_at > now else now + self.window / 10
-                    self._lock.wait(timeout=max(0.05, wake - now))
+                    self._lock.wait(timeout=max(0.01, b.reset_at - now))
 
     def settle(self, member_id: str, method: str, booked: float, *, operating: float | None,
-               reset_at: float | None, spent: float, calls: int, clock=time.time) -> None:
-        """Record what a response said: the method's used time and this request's cost."""
-        key = (member_id, method)
+               reset_at: float | None, spent: float, calls: int) -> None:
+        """Record what an answer said: the method's billed time and this request's cost."""
         with self._lock:
-            b = self._methods.setdefault(key, _MethodBudget())
+            b = self._methods.setdefault((member_id, method), _MethodBudget())
             b.in_flight = max(0.0, b.in_flight - booked)
-            if calls:
+            if calls and spent:
                 per_call = spent / calls
                 b.cost_per_call = per_call if b.cost_per_call == 0 else 0.7 * b.cost_per_call + 0.3 * per_call
             if operating is not None:
-                # `operating` excludes this request (the portal bills a request when it ends).
-                fresh = operating + spent
-                advanced = reset_at and b.reset_at and float(reset_at) > b.reset_at + 0.5
-                b.used = fresh if advanced else max(b.used, fresh)
+                reset = float(reset_at or 0)
+                # Answers arrive out of order: an older one may report less; a later reset starts afresh.
+                b.used = operating if (not b.reset_at or reset > b.reset_at + 0.5) else max(b.used, operating)
+                if reset:
+                    b.reset_at = reset
             else:
                 b.used += spent
-            if reset_at:
-                b.reset_at = float(reset_at)
             self._lock.notify_all()
 
     def blocked(self, member_id: str, method: str, reset_at: float | None, clock=time.time) -> None:
@@ -165,8 +160,8 @@ class OperatingBudget:
         with self._lock:
             b = self._methods.setdefault((member_id, method), _MethodBudget())
             now = clock()
-            until = float(reset_at) if reset_at and reset_at > now else now + self.window / 10
+            until = float(reset_at) if reset_at and float(reset_at) > now else now + self.window / 10
             b.blocked_until = max(b.blocked_until, until)
             b.used = max(b.used, self.limit)
-            b.reset_at = until
+            b.reset_at = b.blocked_until
             self._lock.notify_all()

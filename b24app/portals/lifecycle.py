@@ -41,8 +41,11 @@ def install(req: PortalFrameRequest) -> Portal:
     client_endpoint = f"{req.origin}/rest/"
     creds = Credentials(req.member_id, client_endpoint, req.server_endpoint, req.auth_id, req.refresh_id,
                         time.time() + req.auth_expires)
-    probe = client_with_token(creds).batch({"admin": ("user.admin", {}), "me": ("user.current", {}),
-                                            "app": ("app.info", {})})
+    try:
+        probe = client_with_token(creds).batch({"admin": ("user.admin", {}), "me": ("user.current", {}),
+                                                "app": ("app.info", {})})
+    except E.AuthError as exc:
+        raise InstallRefused("install.token_rejected", 401) from exc
     if probe.errors:
         raise InstallRefused("install.token_rejected", 401)
     if probe.results.get("admin") is not True:

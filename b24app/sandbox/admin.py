@@ -1,0 +1,151 @@
+"""Admin routes under /_sandbox (JSON, no auth, loopback only): knobs, counters, tokens, bindings,
+the install/uninstall flow, firing events and writing call rows. Tests and benches drive the portal here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, request
+
+from . import events, installer
+from .envelope import dumps
+from .params import truthy
+from .state import PortalState
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status=status, content_type="application/json; charset=utf-8")
+
+
+def _bad(message: str, status: int = 400) -> Response:
+    return _json({"error": message}, status)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and request.form:
+        data = request.form.to_dict()
+    return data if isinstance(data, dict) else {}
+
+
+def admin_blueprint(state: PortalState) -> Blueprint:
+    bp = Blueprint("sandbox_admin", __name__, url_prefix="/_sandbox")
+
+    @bp.before_request
+    def loopback_only():
+        if request.remote_addr not in LOOPBACK:
+            abort(403)
+
+    @bp.get("/settings")
+    def get_settings():
+        return _json(state.settings.to_dict())
+
+    @bp.post("/settings")
+    def set_settings():
+        try:
+            state.settings.update(_body())
+        except ValueError as exc:
+            return _bad(str(exc))
+        return _json(state.settings.to_dict())
+
+    @bp.post("/reset")
+    def reset():
+        state.reset()
+        return _json({"ok": True})
+
+    @bp.get("/stats")
+    def stats():
+        return _json(state.stats_dict())
+
+    @bp.post("/expire-tokens")
+    def expire_tokens():
+        return _json({"expired": state.tokens.expire_all()})
+
+    @bp.post("/revoke-tokens")
+    def revoke_tokens():
+        user_id = _body().get("user_id")
+        return _json({"revoked": state.tokens.revoke_all(int(user_id) if user_id else None)})
+
+    @bp.post("/tokens")
+    def tokens():
+        try:
+            user_id = int(_body().get("user_id", 1))
+        except (TypeError, ValueError):
+            return _bad("user_id must be a number")
+        user = state.directory.user(user_id)
+        if user is None:
+            return _bad(f"no user {user_id}", 404)
+        pair = state.issue_tokens(user_id)
+        s = state.settings
+        return _json({"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+                      "expires_in": pair.expires_in, "expires": pair.expires, "user_id": user_id,
+                      "is_admin": user.admin, "member_id": s.member_id, "domain": state.domain,
+                      "client_endpoint": state.client_endpoint, "server_endpoint": state.server_endpoint,
+                      "application_token": state.app.application_token, "scope": s.app_scope})
+
+    @bp.get("/bindings")
+    def bindings():
+        return _json(state.bindings_dict())
+
+    @bp.get("/app")
+    def app_state():
+        return _json(state.app_dict())
+
+    @bp.post("/install")
+    def install():
+        body = _body()
+        try:
+            result = installer.install(state, app_url=body.get("app_url"), finish=truthy(body.get("finish", True)),
+                                       new_application_token=truthy(body.get("new_application_token", False)),
+                                       user_id=int(body.get("user_id", 1)))
+        except installer.InstallError as exc:
+            return _bad(str(exc))
+        return _json(result)
+
+    @bp.post("/install-finish")
+    def install_finish():
+        return _json(installer.finish_install(state, user_id=int(_body().get("user_id", 1))))
+
+    @bp.post("/uninstall")
+    def uninstall():
+        return _json(installer.uninstall(state, clean=truthy(_body().get("clean", 0))))
+
+    @bp.post("/events/fire")
+    def fire():
+        body = _body()
+        name = str(body.get("event") or "").strip()
+        if not name:
+            return _bad("event is required")
+        try:
+            times = max(1, int(body.get("times", 1)))
+            user_id = int(body["user_id"]) if body.get("user_id") is not None else 1
+        except (TypeError, ValueError):
+            return _bad("times and user_id must be numbers")
+        return _json(events.deliver(state, name, body.get("data") or {}, user_id=user_id,
+                                    with_tokens=truthy(body.get("with_tokens", True)), times=times))
+
+    @bp.post("/calls")
+    def add_calls():
+        body = _body()
+        rows = body.get("rows") if isinstance(body.get("rows"), list) else [body.get("row") or body]
+        try:
+            added = state.calls.add_many([r for r in rows if isinstance(r, dict)])
+        except (TypeError, ValueError) as exc:
+            return _bad(str(exc))
+        return _json({"ids": [int(r["ID"]) for r in added], "rows": added})
+
+    @bp.post("/users")
+    def add_user():
+        body = _body()
+        if not body.get("NAME") or not body.get("LAST_NAME"):
+            return _bad("NAME and LAST_NAME are required")
+        departments = body.get("UF_DEPARTMENT") or [1]
+        user = state.directory.add_user(str(body["NAME"]), str(body["LAST_NAME"]),
+                                        [int(d) for d in departments], admin=bool(body.get("ADMIN", False)),
+                                        active=bool(body.get("ACTIVE", True)),
+                                        position=str(body.get("WORK_POSITION", "")))
+        return _json(user.as_rest())
+
+    return bp
