@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -90,32 +91,50 @@ def wait_for_slot(bucket: Bucket, member_id: str, clock=time.time, sleep=time.sl
 
 @dataclass
 class _MethodBudget:
-    used: float = 0.0            # server seconds the portal reports billed in its window
+    reported: float = 0.0        # the largest `time.operating` the portal reported since the last drop
     reset_at: float = 0.0        # when the oldest basket drops off (0 = unknown)
+    last_drop: float = 0.0       # when we last saw a basket drop (answers to older requests are stale)
+    own: deque = field(default_factory=deque)  # (time, seconds) this process was billed, oldest first
     in_flight: float = 0.0       # seconds booked by requests not yet answered
+    inflight_n: int = 0          # requests not yet answered
     cost_per_call: float = 0.0   # learned server time of one call of this method
+    learned: bool = False        # at least one answer told the cost
     blocked_until: float = 0.0   # set after a 429
+
+    def used(self) -> float:
+        # Parallel requests are billed when they end, so one answer's `operating` may miss the
+        # others' time: our own bill is the floor, the portal's figure adds other processes.
+        return max(self.reported, sum(s for _, s in self.own))
 
 
 @dataclass
 class OperatingBudget:
     """Paces calls of one method so its summed server time stays under the portal's limit.
 
-    The portal sums server time per method over a sliding window and answers 429 once the sum
-    passes the limit; `time.operating` in each response tells how much is used (this request
-    included) and `operating_reset_at` when the oldest basket drops off. Each request books its
-    expected cost before it is sent; a booking that would cross the limit waits for answers in
-    flight or for the reset. After a reset the drop is unknown, so the next answer re-teaches it.
+    The portal sums server time per method in ten baskets over a sliding window and answers 429
+    once the sum passes the limit; `time.operating` tells how much is used and
+    `operating_reset_at` when the oldest basket drops off. Each request books its expected cost
+    before it is sent; a booking that would cross the limit waits for answers in flight or for
+    the oldest basket to drop.
     """
 
     limit: float = 480.0
     window: float = 600.0
-    headroom: float = 0.98
+    headroom: float = 1.0
     _methods: dict[tuple[str, str], _MethodBudget] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
-    def book(self, member_id: str, method: str, calls: int, clock=time.time) -> float:
-        """Block until `calls` calls of `method` fit; return the booked seconds."""
+    def _drop(self, b: _MethodBudget, now: float) -> None:
+        """The oldest basket has dropped: forget what was billed in it."""
+        cutoff = b.reset_at - self.window + self.window / 10
+        while b.own and b.own[0][0] < cutoff:
+            b.own.popleft()
+        b.reported, b.last_drop = 0.0, now
+        # Until an answer says otherwise, the next drop is when our oldest remaining bill ages out.
+        b.reset_at = b.own[0][0] + self.window if b.own else 0.0
+
+    def book(self, member_id: str, method: str, calls: int, clock=time.time) -> tuple[float, float]:
+        """Block until `calls` calls of `method` fit; return (booked seconds, booking time)."""
         key = (member_id, method)
         with self._lock:
             while True:
@@ -125,34 +144,46 @@ class OperatingBudget:
                     self._lock.wait(timeout=b.blocked_until - now)
                     continue
                 if b.reset_at and now >= b.reset_at:
-                    b.used, b.reset_at = 0.0, 0.0
+                    self._drop(b, now)
+                if not b.learned and b.inflight_n:
+                    # Until one answer tells the cost, requests of the method go one at a time.
+                    self._lock.wait(timeout=1.0)
+                    continue
                 cost = calls * b.cost_per_call
-                fits = b.used + b.in_flight + cost <= self.limit * self.headroom
-                if fits or (b.in_flight == 0.0 and not b.reset_at):
+                # The portal checks before each call whether the stored sum already exceeds the
+                # limit, and stores a request's time when it ends: a request may start while what
+                # is billed and in flight is still under the limit, and then never meets a 429.
+                if b.used() + b.in_flight < self.limit * self.headroom or \
+                        (b.inflight_n == 0 and not b.reset_at):
                     b.in_flight += cost
-                    return cost
-                if b.in_flight > 0:
+                    b.inflight_n += 1
+                    return cost, now
+                if b.inflight_n:
                     self._lock.wait(timeout=1.0)
                 else:
                     self._lock.wait(timeout=max(0.01, b.reset_at - now))
 
-    def settle(self, member_id: str, method: str, booked: float, *, operating: float | None,
-               reset_at: float | None, spent: float, calls: int) -> None:
+    def settle(self, member_id: str, method: str, booking: tuple[float, float], *, operating: float | None,
+               reset_at: float | None, spent: float, calls: int, clock=time.time) -> None:
         """Record what an answer said: the method's billed time and this request's cost."""
+        booked, sent_at = booking
         with self._lock:
             b = self._methods.setdefault((member_id, method), _MethodBudget())
             b.in_flight = max(0.0, b.in_flight - booked)
+            b.inflight_n = max(0, b.inflight_n - 1)
+            if calls:
+                b.learned = True
             if calls and spent:
                 per_call = spent / calls
                 b.cost_per_call = per_call if b.cost_per_call == 0 else 0.7 * b.cost_per_call + 0.3 * per_call
-            if operating is not None:
-                reset = float(reset_at or 0)
-                # Answers arrive out of order: an older one may report less; a later reset starts afresh.
-                b.used = operating if (not b.reset_at or reset > b.reset_at + 0.5) else max(b.used, operating)
-                if reset:
-                    b.reset_at = reset
-            else:
-                b.used += spent
+            if spent:
+                b.own.append((clock(), spent))
+            if operating is not None and sent_at >= b.last_drop:
+                b.reported = max(b.reported, operating)
+                if reset_at:
+                    reset = float(reset_at)
+                    # The earliest announced drop is the oldest basket's; an empty window reports now+window.
+                    b.reset_at = reset if not b.reset_at else min(b.reset_at, reset)
             self._lock.notify_all()
 
     def blocked(self, member_id: str, method: str, reset_at: float | None, clock=time.time) -> None:
@@ -162,6 +193,6 @@ class OperatingBudget:
             now = clock()
             until = float(reset_at) if reset_at and float(reset_at) > now else now + self.window / 10
             b.blocked_until = max(b.blocked_until, until)
-            b.used = max(b.used, self.limit)
+            b.reported = max(b.reported, self.limit)
             b.reset_at = b.blocked_until
             self._lock.notify_all()
