@@ -51,6 +51,9 @@ def _root():
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .calls import history as _call_history  # noqa: F401  (import and reconcile jobs)
+    from .calls import intake as _call_intake  # noqa: F401  (telephony event handlers)
+    from .calls import setup as _call_setup  # noqa: F401  (after-install hook)
     from .inbox import routes as inbox_routes
     from .inbox import tasks as _inbox_tasks  # noqa: F401  (registers jobs)
     from .portals import events as _portal_events  # noqa: F401  (registers event handlers and jobs)

@@ -121,6 +121,7 @@ class OperatingBudget:
     limit: float = 480.0
     window: float = 600.0
     headroom: float = 1.0
+    min_fix: float = 0.1   # the portal stores a request's time only above this (core minimalFixTime)
     _methods: dict[tuple[str, str], _MethodBudget] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -176,11 +177,12 @@ class OperatingBudget:
             if calls and spent:
                 per_call = spent / calls
                 b.cost_per_call = per_call if b.cost_per_call == 0 else 0.7 * b.cost_per_call + 0.3 * per_call
-            if spent:
+            if spent > self.min_fix:
                 b.own.append((clock(), spent))
             if operating is not None and sent_at >= b.last_drop:
                 b.reported = max(b.reported, operating)
-                if reset_at:
+                # With nothing billed the portal reports now + window, which is no basket's drop.
+                if reset_at and (operating > 0 or b.own):
                     reset = float(reset_at)
                     # The earliest announced drop is the oldest basket's; an empty window reports now+window.
                     b.reset_at = reset if not b.reset_at else min(b.reset_at, reset)

@@ -1,0 +1,117 @@
+"""History import and reconcile over voximplant.statistic.get: resumable, never duplicating a call."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from huey import crontab
+from sqlalchemy import func, select
+
+from ..bitrix import errors as E
+from ..extensions import db
+from ..jobs import app_periodic_task, app_task
+from ..models_base import utcnow
+from ..portals.models import STATUS_ACTIVE, Portal
+from ..portals.rest import client_for
+from . import facts, store
+from .intake import STAT_UPDATE
+from .models import Call, ImportRun
+
+log = logging.getLogger(__name__)
+
+
+def start_import(portal: Portal, days: int) -> ImportRun:
+    """Queue an import of the last `days` days unless one is already queued or running."""
+    running = db.session.scalar(select(ImportRun).where(ImportRun.portal_id == portal.id,
+                                                        ImportRun.status.in_(("queued", "running"))))
+    if running:
+        return running
+    run = ImportRun(portal_id=portal.id, date_from=utcnow() - timedelta(days=days), status="queued")
+    db.session.add(run)
+    db.session.commit()
+    run_import(run.id)
+    return run
+
+
+def _save(portal_id: int, rows: list[dict], source: str, rules, departments) -> None:
+    values = []
+    for r in rows:
+        v = facts.from_statistic(r)
+        if not v["call_id"]:
+            continue
+        v.update(ended=True, enriched=True)
+        store.decide(v, rules, departments)
+        values.append(v)
+    store.upsert(portal_id, values, update=STAT_UPDATE, source=source)
+
+
+@app_task(retries=3, retry_delay=60)
+def run_import(run_id: int) -> str:
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.status == "done":
+        return "nothing to do"
+    portal = db.session.get(Portal, run.portal_id)
+    if portal is None or portal.status != STATUS_ACTIVE:
+        run.status, run.error = "failed", "portal is not active"
+        db.session.commit()
+        return run.status
+    client = client_for(portal.member_id)
+    flt = {">=CALL_START_DATE": run.date_from.isoformat()}
+    if run.rows_expected is None:
+        run.rows_expected = int(client.call("voximplant.statistic.get", {"FILTER": flt, "start": 0}).total or 0)
+    run.status, run.started_at, run.error = "running", run.started_at or utcnow(), ""
+    db.session.commit()
+    rules, departments = store.rules_for(portal.id), store.user_departments(portal.id)
+    portal_id, member_id = portal.id, portal.member_id
+
+    def on_rows(rows: list[dict]) -> None:
+        _save(portal_id, rows, "import", rules, departments)
+        run.rows_done += len(rows)
+        run.heartbeat_at = utcnow()
+        db.session.commit()
+
+    try:
+        client.export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows, resume_from=run.resume_from)
+    except E.ExportIncomplete as exc:
+        run.resume_from, run.error = exc.resume_from, f"{exc.cause}"[:500]
+        db.session.commit()
+        log.warning("portal=%s import %s paused at ID %s", member_id, run_id, exc.resume_from)
+        raise
+    run.status, run.finished_at = "done", utcnow()
+    db.session.commit()
+    return "done"
+
+
+def reconcile(portal: Portal) -> int:
+    """Read statistics rows newer than the newest one we hold: calls whose events were lost."""
+    last = db.session.scalar(select(func.max(Call.stat_id)).where(Call.portal_id == portal.id))
+    flt = {">ID": int(last)} if last else {">=CALL_START_DATE": (utcnow() - timedelta(days=1)).isoformat()}
+    rules, departments = store.rules_for(portal.id), store.user_departments(portal.id)
+    seen = 0
+
+    def on_rows(rows):
+        nonlocal seen
+        seen += len(rows)
+        _save(portal.id, rows, "reconcile", rules, departments)
+
+    client_for(portal.member_id).export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows)
+    # Calls completed by an event whose statistics (vote, recording) were not read yet.
+    pending = db.session.scalars(select(Call.call_id).where(
+        Call.portal_id == portal.id, Call.ended.is_(True), Call.enriched.is_(False))).all()
+    if pending:
+        res = client_for(portal.member_id).list_all("voximplant.statistic.get", {"FILTER": {"CALL_ID": list(pending)}})
+        seen += len(res)
+        _save(portal.id, res, "reconcile", rules, departments)
+    return seen
+
+
+@app_periodic_task(crontab(minute="*/5"))
+def reconcile_all() -> int:
+    total = 0
+    for portal in db.session.scalars(select(Portal).where(Portal.status == STATUS_ACTIVE)).all():
+        try:
+            total += reconcile(portal)
+        except E.BitrixError as exc:
+            log.warning("portal=%s reconcile failed: %s", portal.member_id, exc.code)
+    return total
