@@ -53,6 +53,7 @@ def _root():
 def _register_blueprints(app: Flask) -> None:
     from .calls import history as _call_history  # noqa: F401  (import and reconcile jobs)
     from .calls import intake as _call_intake  # noqa: F401  (telephony event handlers)
+    from .calls import routes as call_routes
     from .calls import setup as _call_setup  # noqa: F401  (after-install hook)
     from .inbox import routes as inbox_routes
     from .inbox import tasks as _inbox_tasks  # noqa: F401  (registers jobs)
@@ -60,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
     from .portals import routes as portal_routes
 
     app.register_blueprint(portal_routes.bp)
+    app.register_blueprint(call_routes.bp)
     app.register_blueprint(inbox_routes.bp)
 
     @app.get("/healthz")

@@ -18,5 +18,5 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
-.venv/bin/pybabel compile -q -d translations
+.venv/bin/pybabel compile -d translations >/dev/null
 mkdir -p instance

@@ -12,8 +12,10 @@ from ..messages import message, role_label
 from . import lifecycle, roles
 from .frame import FrameRefused, frame_api, placement_view, require_role
 from .models import ROLES
+from .sections import SECTIONS
 
 bp = Blueprint("portals", __name__)
+NOTICES = ("roles.saved", "roles.revoked", "calls.import_started")
 
 
 @bp.post("/b24/install")
@@ -37,17 +39,22 @@ def install():
 def _settings_page(notice_key: str | None = None, kind: str = "ok", status: int = 200):
     v = g.viewer
     users = roles.users(v.portal_id)
+    extra: dict = {}
+    for section in SECTIONS:
+        extra.update(section.context(v))
     return render_template(
         "portals/settings.html", viewer=v, viewer_roles=sorted(v.roles), grants=roles.grants(v.portal_id),
         users=users, names={u.user_id: u.name for u in users}, roles=ROLES, role_label=role_label,
         can_edit=v.has("admin"), notice=message(notice_key) if notice_key else None, notice_kind=kind,
+        sections=SECTIONS, **extra,
     ), status
 
 
 @bp.route("/b24/app", methods=["GET", "POST"])
 @placement_view
 def settings():
-    return _settings_page(request.args.get("msg") if request.args.get("msg") in ("roles.saved", "roles.revoked") else None)
+    msg = request.args.get("msg")
+    return _settings_page(msg if msg in NOTICES else None)
 
 
 @bp.post("/b24/settings/roles")

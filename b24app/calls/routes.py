@@ -1,0 +1,40 @@
+"""Call settings endpoints inside the settings page: import progress and a new import."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, redirect, request, url_for
+
+from ..extensions import db
+from ..portals.frame import frame_api, require_role
+from ..portals.models import Portal
+from ..portals.sections import register
+from .history import start_import
+from .progress import progress
+
+bp = Blueprint("calls", __name__)
+
+
+def _import_context(viewer) -> dict:
+    return {"import_progress": progress(viewer.portal_id)}
+
+
+register("import", "calls/_import_section.html", _import_context)
+
+
+@bp.get("/b24/calls/import/status")
+@frame_api
+def import_status():
+    return jsonify(progress(g.viewer.portal_id))
+
+
+@bp.post("/b24/calls/import")
+@frame_api
+@require_role("admin")
+def import_start():
+    raw = (request.form.get("days") or "").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+        from ..portals.routes import _settings_page
+
+        return _settings_page("calls.bad_days", "error", 400)
+    start_import(db.session.get(Portal, g.viewer.portal_id), int(raw))
+    return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.import_started"), 303)
