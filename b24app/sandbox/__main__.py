@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--webhook-token", default="sandboxhook")
     a("--token-ttl", type=int, default=3600)
     a("--scope", default=None, help="the app's scopes, comma-separated")
+    a("--demo", action="store_true", help="start with the demo portal (people, CRM, recordings, calls)")
+    a("--demo-calls", type=int, default=None, help="calls in the demo history (default 100000; implies --demo)")
+    a("--voximplant-user-confirm", action="store_true",
+      help="voximplant.user.get answers METHOD_CONFIRM_WAITING until POST /_sandbox/method-confirm")
     return parser
 
 
@@ -88,6 +92,11 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         settings.burst = args.burst
     if args.scope:
         settings.app_scope = args.scope
+    if args.demo or args.demo_calls is not None:
+        settings.demo = True
+    if args.demo_calls is not None:
+        settings.demo_calls = args.demo_calls
+    settings.voximplant_user_confirm = args.voximplant_user_confirm
     return settings
 
 

@@ -148,4 +148,52 @@ def admin_blueprint(state: PortalState) -> Blueprint:
                                         position=str(body.get("WORK_POSITION", "")))
         return _json(user.as_rest())
 
+    _extra_routes(bp, state)
     return bp
+
+
+def _extra_routes(bp: Blueprint, state: PortalState) -> None:
+    """Demo data, Disk downloads/uploads, messenger clicks and method confirmation."""
+    from . import disk
+
+    disk.add_routes(bp, state)
+
+    @bp.post("/demo")
+    def demo():
+        from . import demodata
+
+        body = _body()
+        try:
+            seed = int(body.get("seed", state.settings.seed))
+            calls = int(body.get("calls", state.settings.demo_calls))
+        except (TypeError, ValueError):
+            return _bad("seed and calls must be numbers")
+        return _json(demodata.generate(state, seed, calls))
+
+    @bp.get("/im/messages")
+    def im_messages():
+        try:
+            user_id = int(request.args.get("user_id", 1))
+        except ValueError:
+            return _bad("user_id must be a number")
+        return _json(state.im.messages_for(user_id))
+
+    @bp.post("/im/press")
+    def im_press():
+        body = _body()
+        try:
+            return _json(state.im.press_button(int(body.get("user_id", 1)), int(body["message_id"]),
+                                               int(body.get("button_index", 0))))
+        except (KeyError, TypeError, ValueError):
+            return _bad("message_id (and button_index, user_id) must be numbers")
+        except LookupError as exc:
+            return _bad(f"no such {exc.args[0]}", 404)
+
+    @bp.post("/method-confirm")
+    def method_confirm():
+        pending = state.__dict__.setdefault("pending_confirmations", set())
+        confirmed = state.__dict__.setdefault("confirmed_tokens", set())
+        confirmed |= pending
+        count = len(pending)
+        pending.clear()
+        return _json({"confirmed": count})

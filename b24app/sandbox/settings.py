@@ -11,6 +11,7 @@ from typing import Any
 # POST /_sandbox/settings while requests are in flight (readers take one value per use).
 READ_ONLY_AT_RUNTIME = frozenset({
     "host", "port", "oauth_port", "seed", "member_id", "rows", "calls_days", "calls_until",
+    "demo", "demo_calls",
 })
 
 # Values a switch may take; anything else is a 400 from the admin route.
@@ -51,6 +52,11 @@ class SandboxSettings:
     rows: int = 500
     calls_days: int = 90
     calls_until: str | None = None  # ISO date/time the history ends at; None = now
+
+    # --- demo portal (demodata.py): people, lines, CRM, recordings and a realistic call history ---------
+    demo: bool = False  # True: generate the demo portal instead of the `rows` benchmark history
+    demo_calls: int = 100_000  # calls in the demo history
+    voximplant_user_confirm: bool = False  # voximplant.user.get answers METHOD_CONFIRM_WAITING until confirmed
 
     # --- leaky bucket (THROUGHPUT L4–L6) --------------------------------------------------------
     rate: float = 2.0  # drain per second

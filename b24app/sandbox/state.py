@@ -106,11 +106,21 @@ class PortalState:
         self._events: list[EventBinding] = []
         self._next_binding_id = 1000
         self.offline_queue: list[dict[str, Any]] = []  # events for offline bindings (not served yet)
+        from .crm import CrmStore
+        from .disk import DiskStore
+        from .lines import LineStore
+        from .messenger import ImStore
+
+        self.crm = CrmStore(self.tz)
+        self.im = ImStore(self)
+        self.disk = DiskStore(self.tz)
+        self.lines = LineStore()
 
     # --- identity --------------------------------------------------------------------------------
 
     def set_endpoints(self, portal_url: str, oauth_url: str) -> None:
         self.portal_url, self.oauth_url = portal_url.rstrip("/"), oauth_url.rstrip("/")
+        self.disk.portal_url = self.crm.portal_url = self.portal_url
 
     @property
     def domain(self) -> str:
@@ -136,6 +146,11 @@ class PortalState:
 
     def generate_calls(self) -> None:
         s = self.settings
+        if s.demo:
+            from .demodata import generate
+
+            generate(self, s.seed, s.demo_calls)
+            return
         until = until_timestamp(s.calls_until, self.tz)
         operators = []
         for user in self.directory.all_users():
