@@ -59,9 +59,13 @@ def _register_blueprints(app: Flask) -> None:
     from .inbox import tasks as _inbox_tasks  # noqa: F401  (registers jobs)
     from .portals import events as _portal_events  # noqa: F401  (registers event handlers and jobs)
     from .portals import routes as portal_routes
+    from .qa import cards as _qa_cards  # noqa: F401  (card jobs)
+    from .qa import routes as qa_routes
+    from .qa import setup as _qa_setup  # noqa: F401  (after-install hook: the smart process)
 
     app.register_blueprint(portal_routes.bp)
     app.register_blueprint(call_routes.bp)
+    app.register_blueprint(qa_routes.bp)
     app.register_blueprint(inbox_routes.bp)
 
     @app.get("/healthz")

@@ -350,6 +350,20 @@ class BitrixClient:
             pool.shutdown(wait=True, cancel_futures=True)
         return total
 
+    def list_pages(self, method: str, params: Mapping | None = None, rows_key: str | None = None,
+                   max_pages: int = 200) -> list[dict]:
+        """Small lists (types, stages, fields) by plain offset pages; big ones go through `export`."""
+        spec = ListSpec(rows_key=rows_key)
+        rows: list[dict] = []
+        start: int | None = 0
+        for _ in range(max_pages):
+            page = self.call(method, {**(params or {}), "start": start})
+            rows.extend(spec.rows(page.result))
+            start = page.next
+            if start is None:
+                return rows
+        raise E.ExportIncomplete(method, len(rows), None, E.BitrixError(description="too many pages"))
+
     def list_all(self, method: str, params: Mapping | None = None, **kw) -> list[dict]:
         rows: list[dict] = []
         self.export(method, params, on_rows=rows.extend, **kw)

@@ -14,6 +14,7 @@ from ..jobs import app_periodic_task, app_task
 from ..models_base import utcnow
 from ..portals.models import STATUS_ACTIVE, Portal
 from ..portals.rest import client_for
+from ..qa.cards import queue_for
 from . import facts, store
 from .intake import STAT_UPDATE
 from .models import Call, ImportRun
@@ -94,6 +95,7 @@ def reconcile(portal: Portal) -> int:
         nonlocal seen
         seen += len(rows)
         _save(portal.id, rows, "reconcile", rules, departments)
+        queue_for(portal.id, [str(r.get("CALL_ID")) for r in rows])
 
     client_for(portal.member_id).export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows)
     # Calls completed by an event whose statistics (vote, recording) were not read yet.
@@ -103,6 +105,7 @@ def reconcile(portal: Portal) -> int:
         res = client_for(portal.member_id).list_all("voximplant.statistic.get", {"FILTER": {"CALL_ID": list(pending)}})
         seen += len(res)
         _save(portal.id, res, "reconcile", rules, departments)
+        queue_for(portal.id, [str(r.get("CALL_ID")) for r in res])
     return seen
 
 

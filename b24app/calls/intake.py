@@ -9,6 +9,7 @@ from ..inbox.service import handles
 from ..jobs import app_task
 from ..portals.models import Portal
 from ..portals.rest import client_for
+from ..qa.cards import queue_for
 from . import facts, store
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def enrich_call(portal_id: int, call_id: str) -> str:
     values.update(ended=True, enriched=True)
     store.decide(values, store.rules_for(portal_id), store.user_departments(portal_id))
     store.upsert(portal_id, [values], update=STAT_UPDATE, source="event")
+    queue_for(portal_id, [call_id])
     if values["duration"] and values["failed_code"] == "200" and not values["record_file_id"]:
         raise LookupError(f"recording for {call_id} not attached yet")
     return "enriched"

@@ -8,6 +8,7 @@ from ..extensions import db
 from ..portals.frame import frame_api, require_role
 from ..portals.models import Portal
 from ..portals.sections import register
+from . import rules_form
 from .history import start_import
 from .progress import progress
 
@@ -18,6 +19,17 @@ def _import_context(viewer) -> dict:
     return {"import_progress": progress(viewer.portal_id)}
 
 
+def _rules_context(viewer) -> dict:
+    from ..portals.models import PortalUser  # noqa: F401
+    from ..portals.roles import users
+
+    people = users(viewer.portal_id)
+    departments = sorted({d for u in people for d in (u.departments or [])})
+    return {"call_rules": rules_form.current(viewer.portal_id), "rule_users": people,
+            "rule_departments": departments, "rule_lines": rules_form.lines_seen(viewer.portal_id)}
+
+
+register("rules", "calls/_rules_section.html", _rules_context)
 register("import", "calls/_import_section.html", _import_context)
 
 
@@ -38,3 +50,30 @@ def import_start():
         return _settings_page("calls.bad_days", "error", 400)
     start_import(db.session.get(Portal, g.viewer.portal_id), int(raw))
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.import_started"), 303)
+
+
+@bp.post("/b24/calls/rules")
+@frame_api
+@require_role("admin")
+def save_rules():
+    from ..portals.routes import _settings_page
+
+    try:
+        rules = rules_form.parse(request.form)
+    except rules_form.RulesInvalid as exc:
+        return _settings_page(exc.keys[0], "error", 400)
+    rules_form.save(g.viewer.portal_id, rules)
+    return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.rules_saved"), 303)
+
+
+@bp.post("/b24/calls/rules/reapply")
+@frame_api
+@require_role("admin")
+def reapply_rules():
+    raw = (request.form.get("days") or "").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+        from ..portals.routes import _settings_page
+
+        return _settings_page("calls.bad_days", "error", 400)
+    rules_form.reapply(g.viewer.portal_id, int(raw))
+    return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.rules_reapplied"), 303)

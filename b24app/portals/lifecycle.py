@@ -79,8 +79,11 @@ def install(req: PortalFrameRequest) -> Portal:
     client = client_for(portal.member_id)
     reconcile_bindings(portal, client)
     sync_users(portal, client)
+    bound = desired_bindings(portal)
     for hook in after_install:
         hook(portal)
+    if desired_bindings(portal) != bound:  # a hook made portal data that brings a placement (QA card tab)
+        reconcile_bindings(portal, client)
     return portal
 
 

@@ -15,7 +15,7 @@ from .models import ROLES
 from .sections import SECTIONS
 
 bp = Blueprint("portals", __name__)
-NOTICES = ("roles.saved", "roles.revoked", "calls.import_started")
+NOTICES = ("roles.saved", "roles.revoked", "calls.import_started", "calls.rules_saved", "calls.rules_reapplied")
 
 
 @bp.post("/b24/install")

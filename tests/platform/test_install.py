@@ -18,10 +18,19 @@ def _bindings(sandbox) -> tuple[set, set]:
     return placements, events
 
 
-def _declared(base: str) -> tuple[set, set]:
+def _declared(base: str, live_app=None, member_id: str | None = None) -> tuple[set, set]:
+    """install.json's bindings, plus those features add once portal data exists (the QA card tab)."""
     man = load_manifest()
-    return ({(p.placement, base + p.handler) for p in man.placements},
-            {(e.event, base + e.handler) for e in man.events})
+    placements = {(p.placement, base + p.handler) for p in man.placements}
+    if live_app is not None:
+        from b24app.portals.lifecycle import desired_bindings
+
+        with live_app.ctx():
+            want_p, _ = desired_bindings(db.session.query(Portal).filter_by(member_id=member_id).one())
+        extra = {k for k in want_p if k not in placements}
+        assert {code for code, _ in extra} == {f"CRM_DYNAMIC_{code.split('_')[2]}_DETAIL_TAB" for code, _ in extra}
+        placements |= extra
+    return placements, {(e.event, base + e.handler) for e in man.events}
 
 
 def test_install_stores_portal_and_binds_manifest(installed, live_app):
@@ -32,13 +41,15 @@ def test_install_stores_portal_and_binds_manifest(installed, live_app):
     assert p.server_endpoint == installed.server_endpoint
     assert p.access_token and p.refresh_token and p.application_token
     assert p.token_expires_at > 0 and p.scopes
-    assert _bindings(installed) == _declared(live_app.url)
+    assert _bindings(installed) == _declared(live_app.url, live_app, installed.member_id)
     with live_app.ctx():
         assert db.session.query(PortalUser).filter_by(portal_id=p.id).count() >= 2
 
 
 def test_install_twice_gives_the_same_bindings_and_one_portal(installed, live_app):
+    requests.post(f"{installed.url}/_sandbox/install", json={"finish": True}, timeout=30).raise_for_status()
     first = _bindings(installed)
+    assert first == _declared(live_app.url, live_app, installed.member_id)
     r = requests.post(f"{installed.url}/_sandbox/install", json={"finish": True}, timeout=30)
     assert r.status_code == 200
     assert _bindings(installed) == first
@@ -54,7 +65,7 @@ def test_reinstall_removes_bindings_no_longer_declared(installed, live_app):
     assert r.status_code == 200, r.text
     assert ("CRM_DEAL_DETAIL_TAB", stale) in _bindings(installed)[0]
     requests.post(f"{installed.url}/_sandbox/install", json={"finish": True}, timeout=30).raise_for_status()
-    assert _bindings(installed) == _declared(live_app.url)
+    assert _bindings(installed) == _declared(live_app.url, live_app, installed.member_id)
 
 
 def test_install_by_non_admin_is_refused_and_stores_nothing(sandbox, live_app):

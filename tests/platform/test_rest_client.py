@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from b24app.bitrix import errors as E
+from b24app.bitrix.limits import OperatingBudget
 from b24app.portals.rest import client_for
 
 from ..conftest import CLIENT_ID, CLIENT_SECRET
@@ -98,7 +99,7 @@ def test_export_slows_down_when_the_operating_budget_runs_out(portal_with_calls,
                 operating_min_fix=0.0)
     with live_app.ctx():
         client = client_for(portal_with_calls.member_id)
-        client.budget.limit, client.budget.window = 0.1, 2.0
+        client.budget = OperatingBudget(limit=0.1, window=2.0)  # as an operator would configure it
         rows = client.list_all("voximplant.statistic.get", {"FILTER": {"<ID": 4000}})
     ids = {int(r["ID"]) for r in rows}
     assert len(ids) == len(rows) and ids and max(ids) < 4000
@@ -114,7 +115,7 @@ def test_an_export_that_cannot_finish_raises_and_resumes(portal_with_calls, live
     got: dict[int, dict] = {}
     with live_app.ctx():
         client = client_for(portal_with_calls.member_id, max_limit_waits=0)
-        client.budget.limit, client.budget.window = 1000.0, 60.0  # the client does not know the budget
+        client.budget = OperatingBudget(limit=1000.0, window=60.0)  # the client does not know the budget
         with pytest.raises(E.ExportIncomplete) as info:
             client.export("voximplant.statistic.get", on_rows=lambda rows: got.update({int(r["ID"]): r for r in rows}))
     assert info.value.resume_from is not None and len(got) < 10_000

@@ -1,0 +1,1 @@
+"""Quality control: the «Оценка качества звонков» smart process, its QA cards, later checklists and scoring."""

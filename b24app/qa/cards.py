@@ -1,0 +1,106 @@
+"""QA cards: a selected call becomes one item of the QA smart process, bound to the call's activity."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from ..calls.models import Call
+from ..calls.rules import REVIEW, SHORT, direction_of
+from ..extensions import db
+from ..jobs import app_task
+from ..portals.models import Portal, RoleGrant
+from ..portals.rest import client_for
+from .bootstrap import setup_for
+from .models import QaSetup
+
+log = logging.getLogger(__name__)
+CLAIMED = 0  # qa_item_id while a worker is creating the card
+
+
+def queue_for(portal_id: int, call_ids: list[str]) -> int:
+    """Enqueue card creation for those of `call_ids` that are selected and have no card."""
+    if setup_for(portal_id) is None:
+        return 0
+    ids = db.session.scalars(select(Call.id).where(
+        Call.portal_id == portal_id, Call.call_id.in_(call_ids), Call.selection.in_((REVIEW, SHORT)),
+        Call.qa_item_id.is_(None))).all()
+    for call_pk in ids:
+        create_card(call_pk)
+    return len(ids)
+
+
+def next_reviewer(setup: QaSetup, portal: Portal) -> int | None:
+    reviewers = sorted(db.session.scalars(select(RoleGrant.user_id).where(
+        RoleGrant.portal_id == portal.id, RoleGrant.role == "qa")).all())
+    if not reviewers:
+        return portal.installer_user_id
+    # Round-robin: the cursor moves under a row update, so two workers never pick from one position.
+    cursor = db.session.execute(update(QaSetup).where(QaSetup.id == setup.id)
+                                .values(reviewer_cursor=QaSetup.reviewer_cursor + 1)
+                                .returning(QaSetup.reviewer_cursor)).scalar_one()
+    db.session.commit()
+    return reviewers[(cursor - 1) % len(reviewers)]
+
+
+def card_fields(call: Call, setup: QaSetup, reviewer: int | None) -> dict:
+    f = setup.fields
+    direction = direction_of(call.call_type or 0)
+    when = call.call_start_date
+    fields = {
+        "title": f"Звонок {call.phone_number or '—'}" + (f" · {when:%d.%m.%Y %H:%M}" if when else ""),
+        "stageId": setup.stages["review" if call.selection == REVIEW else "short"],
+        f["manager"]: call.portal_user_id,
+        f["call_date"]: when.isoformat() if when else "",
+        f["direction"]: {"outgoing": "Исходящий", "incoming": "Входящий"}.get(direction or "", ""),
+        f["duration"]: call.conversation,
+        f["phone"]: call.phone_number,
+        f["call_id"]: call.call_id,
+    }
+    if reviewer:
+        fields["assignedById"] = reviewer
+        fields[f["reviewer"]] = reviewer
+    if call.crm_entity_type == "CONTACT" and call.crm_entity_id:
+        fields["contactId"] = call.crm_entity_id
+    elif call.crm_entity_type == "COMPANY" and call.crm_entity_id:
+        fields["companyId"] = call.crm_entity_id
+    return fields
+
+
+@app_task(retries=5, retry_delay=30)
+def create_card(call_pk: int) -> str:
+    claimed = db.session.execute(update(Call).where(Call.id == call_pk, Call.qa_item_id.is_(None))
+                                 .values(qa_item_id=CLAIMED)).rowcount
+    db.session.commit()
+    if not claimed:
+        return "already has a card"
+    call = db.session.get(Call, call_pk)
+    portal = db.session.get(Portal, call.portal_id)
+    setup = setup_for(portal.id)
+    try:
+        client = client_for(portal.member_id)
+        etid = setup.entity_type_id
+        # A card made by a worker that died before saving its ID is found by the call ID, not doubled.
+        existing = client.call("crm.item.list", {"entityTypeId": etid, "useOriginalUfNames": "Y",
+                                                 "filter": {setup.fields["call_id"]: call.call_id},
+                                                 "select": ["id"]}).result
+        items = (existing or {}).get("items", []) if isinstance(existing, dict) else []
+        if items:
+            item_id = int(items[0]["id"])
+        else:
+            reviewer = next_reviewer(setup, portal)
+            res = client.call("crm.item.add", {"entityTypeId": etid, "useOriginalUfNames": "Y",
+                                               "fields": card_fields(call, setup, reviewer)})
+            item_id = int(res.result["item"]["id"])
+        if call.crm_activity_id:
+            client.call("crm.activity.binding.add", {"activityId": call.crm_activity_id, "entityTypeId": etid,
+                                                     "entityId": item_id})
+    except Exception:
+        db.session.rollback()
+        db.session.execute(update(Call).where(Call.id == call_pk, Call.qa_item_id == CLAIMED).values(qa_item_id=None))
+        db.session.commit()
+        raise
+    db.session.execute(update(Call).where(Call.id == call_pk).values(qa_item_id=item_id))
+    db.session.commit()
+    return "created"

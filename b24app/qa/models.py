@@ -1,0 +1,26 @@
+"""Where a portal's QA smart process lives (its two IDs, stages, fields) and the reviewer rotation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..models_base import portal_fk, utcnow
+
+
+class QaSetup(db.Model):
+    __tablename__ = "qa_setup"
+    __table_args__ = (UniqueConstraint("portal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    type_id: Mapped[int | None] = mapped_column(Integer)          # crm.type id (user fields: CRM_<id>)
+    entity_type_id: Mapped[int | None] = mapped_column(Integer)   # crm.item.* and placement codes
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    stages: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # review/done/short/skipped → STATUS_ID
+    fields: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # key → UF_CRM_<id>_<POSTFIX>
+    reviewer_cursor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
