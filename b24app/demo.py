@@ -20,8 +20,15 @@ STATE_FILE = INSTANCE_DIR / "sandbox.json"
 CLIENT_ID, CLIENT_SECRET = "local.sandbox.demo", "sandbox-demo-secret"
 
 
+# Ports browsers refuse to open (Chromium's and Firefox's restricted list, the part above 1024).
+UNSAFE_PORTS = {1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+                6669, 6679, 6697, 10080}
+
+
 def _free_port(start: int) -> int:
     for port in range(start, start + 100):
+        if port in UNSAFE_PORTS:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -54,6 +61,9 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
     app_port = _free_port(first_port)
     app_url = f"http://127.0.0.1:{app_port}"
     db_path = INSTANCE_DIR / "demo.db"
+    # The demo portal is new at every start (new ports, new tokens): so is the demo database.
+    for suffix in ("", "-wal", "-shm"):
+        (INSTANCE_DIR / f"demo.db{suffix}").unlink(missing_ok=True)
     app = create_app({
         "PUBLIC_URL": app_url, "B24_CLIENT_ID": CLIENT_ID, "B24_CLIENT_SECRET": CLIENT_SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS_IMMEDIATE": True,
@@ -67,11 +77,13 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     portal = SandboxServer(SandboxSettings(app_url=app_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                           rows=rows, rate=50.0, burst=100,
+                                           rows=rows, rate=50.0, burst=100, handler_path="/b24/app",
                                            port=_free_port(app_port + 1)))
     portal.start()
     r = requests.post(f"{portal.url}/_sandbox/install", json={"finish": True}, timeout=60)
-    if r.status_code != 200:
+    if r.status_code != 200 or r.json().get("install_status") != 200:
+        portal.stop()
+        server.shutdown()
         raise click.ClickException(f"установка в песочницу не удалась: {r.text[:300]}")
     STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "app_url": app_url, "portal_url": portal.url}))
     click.echo(f"Приложение: {app_url}\nПортал-песочница: {portal.url}\nОткройте в браузере: {portal.url}/")

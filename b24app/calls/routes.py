@@ -20,13 +20,11 @@ def _import_context(viewer) -> dict:
 
 
 def _rules_context(viewer) -> dict:
-    from ..portals.models import PortalUser  # noqa: F401
-    from ..portals.roles import users
+    from ..portals.roles import departments, users
 
     people = users(viewer.portal_id)
-    departments = sorted({d for u in people for d in (u.departments or [])})
     return {"call_rules": rules_form.current(viewer.portal_id), "rule_users": people,
-            "rule_departments": departments, "rule_lines": rules_form.lines_seen(viewer.portal_id)}
+            "rule_departments": departments(viewer.portal_id), "rule_lines": rules_form.lines_seen(viewer.portal_id)}
 
 
 register("rules", "calls/_rules_section.html", _rules_context)

@@ -17,7 +17,7 @@ from ..bitrix.tokens import Credentials
 from ..extensions import db
 from ..manifest import load_manifest
 from ..models_base import utcnow
-from .models import STATUS_ACTIVE, STATUS_UNINSTALLED, Portal, PortalUser
+from .models import STATUS_ACTIVE, STATUS_UNINSTALLED, Portal, PortalDepartment, PortalUser
 from .rest import client_for, client_with_token
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,15 @@ def sync_users(portal: Portal, client: BitrixClient) -> int:
         u.departments = [int(d) for d in (r.get("UF_DEPARTMENT") or []) if str(d).isdigit()]
         u.synced_at = utcnow()
         db.session.add(u)
+    deps = client.list_pages("department.get", {})
+    have = {d.department_id: d for d in db.session.scalars(
+        select(PortalDepartment).where(PortalDepartment.portal_id == portal.id))}
+    for d in deps:
+        did = int(d["ID"])
+        row = have.get(did) or PortalDepartment(portal_id=portal.id, department_id=did)
+        row.name = str(d.get("NAME") or f"#{did}")[:255]
+        row.parent_id = int(d["PARENT"]) if str(d.get("PARENT") or "").isdigit() else None
+        db.session.add(row)
     db.session.commit()
     return len(rows)
 

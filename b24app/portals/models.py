@@ -68,6 +68,19 @@ class PortalUser(db.Model):
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PortalDepartment(db.Model):
+    """A copy of the portal's departments (names for pickers and reports)."""
+
+    __tablename__ = "portal_departments"
+    __table_args__ = (UniqueConstraint("portal_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    department_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class RoleGrant(db.Model):
     __tablename__ = "role_grants"
     __table_args__ = (UniqueConstraint("portal_id", "user_id", "role"),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from ..extensions import db
-from .models import ROLES, PortalUser, RoleGrant
+from .models import ROLES, PortalDepartment, PortalUser, RoleGrant
 
 
 class RoleError(ValueError):
@@ -55,3 +55,8 @@ def users(portal_id: int) -> list[PortalUser]:
     return list(db.session.scalars(select(PortalUser).where(PortalUser.portal_id == portal_id,
                                                             PortalUser.active.is_(True))
                                    .order_by(PortalUser.name)))
+
+
+def departments(portal_id: int) -> list[PortalDepartment]:
+    return list(db.session.scalars(select(PortalDepartment).where(PortalDepartment.portal_id == portal_id)
+                                   .order_by(PortalDepartment.name)))

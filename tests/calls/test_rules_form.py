@@ -25,6 +25,8 @@ def _form(**over):
 def test_the_settings_page_shows_the_rules_form(installed, live_app):
     page = open_placement(installed, live_app, "/b24/app")
     assert 'data-testid="rules-form"' in page.text and "Отбор звонков на оценку" in page.text
+    dep = requests.post(f"{installed.webhook_url}department.get", json={}, timeout=10).json()["result"][0]
+    assert f'<option value="{dep["ID"]}" >{dep["NAME"]}</option>' in page.text
 
 
 def test_bad_rules_are_refused_with_a_russian_message_and_nothing_saved(installed, live_app):

@@ -6,7 +6,7 @@ import requests
 
 from b24app.extensions import db
 from b24app.manifest import load_manifest
-from b24app.portals.models import Portal, PortalUser
+from b24app.portals.models import Portal, PortalDepartment, PortalUser
 
 from .helpers import portal_row, user_tokens
 
@@ -44,6 +44,8 @@ def test_install_stores_portal_and_binds_manifest(installed, live_app):
     assert _bindings(installed) == _declared(live_app.url, live_app, installed.member_id)
     with live_app.ctx():
         assert db.session.query(PortalUser).filter_by(portal_id=p.id).count() >= 2
+        deps = db.session.query(PortalDepartment).filter_by(portal_id=p.id).all()
+        assert len(deps) >= 2 and all(d.name for d in deps)
 
 
 def test_install_twice_gives_the_same_bindings_and_one_portal(installed, live_app):
