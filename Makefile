@@ -15,3 +15,5 @@ lint:
 bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/rest_throughput.py
+	.venv/bin/python bench/import_history.py
+	.venv/bin/python bench/demo_data.py
