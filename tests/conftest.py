@@ -87,16 +87,35 @@ def live_app(database_url, tmp_path, request):
 
 
 @pytest.fixture
-def sandbox(live_app):
-    """A sandbox portal that knows the app's URL and credentials (not yet installed)."""
+def make_sandbox(live_app):
+    """Start sandbox portals that know the app's URL and credentials; `install=True` installs the app."""
+    import requests
+
     from b24app.sandbox.server import SandboxServer
     from b24app.sandbox.settings import SandboxSettings
 
-    srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                        rate=50.0, burst=100))
-    srv.start()
-    yield srv
-    srv.stop()
+    started = []
+
+    def make(install: bool = False, **settings):
+        opts = {"rate": 50.0, "burst": 100, **settings}
+        srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                            **opts))
+        srv.start()
+        started.append(srv)
+        if install:
+            r = requests.post(f"{srv.url}/_sandbox/install", json={"finish": True}, timeout=60)
+            assert r.status_code == 200 and r.json()["install_status"] == 200, r.text
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox):
+    """A sandbox portal that knows the app's URL and credentials (not yet installed)."""
+    return make_sandbox()
 
 
 @pytest.fixture

@@ -16,16 +16,8 @@ from .helpers import portal_row, set_sandbox, stats
 
 
 @pytest.fixture
-def portal_with_calls(live_app):
-    from b24app.sandbox.server import SandboxServer
-    from b24app.sandbox.settings import SandboxSettings
-
-    srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                        rate=50.0, burst=100, rows=10_000))
-    srv.start()
-    requests.post(f"{srv.url}/_sandbox/install", json={"finish": True}, timeout=30).raise_for_status()
-    yield srv
-    srv.stop()
+def portal_with_calls(make_sandbox):
+    return make_sandbox(install=True, rows=10_000)
 
 
 def _fast(client):

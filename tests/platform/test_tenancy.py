@@ -8,21 +8,12 @@ import requests
 from b24app.extensions import db
 from b24app.portals.models import Portal, RoleGrant
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET
 from .helpers import frame_token_from, open_placement, portal_row
 
 
 @pytest.fixture
-def second(live_app):
-    from b24app.sandbox.server import SandboxServer
-    from b24app.sandbox.settings import SandboxSettings
-
-    srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                        rate=50.0, burst=100, seed=2))
-    srv.start()
-    requests.post(f"{srv.url}/_sandbox/install", json={"finish": True}, timeout=30).raise_for_status()
-    yield srv
-    srv.stop()
+def second(make_sandbox):
+    return make_sandbox(install=True, seed=2)
 
 
 def test_two_portals_are_isolated(installed, second, live_app):
