@@ -136,6 +136,15 @@ def admin_blueprint(state: PortalState) -> Blueprint:
             return _bad(str(exc))
         return _json({"ids": [int(r["ID"]) for r in added], "rows": added})
 
+    @bp.post("/calls/<int:row_id>")
+    def update_call(row_id: int):
+        body = _body()
+        fields = {str(k).upper(): v for k, v in body.items()} if isinstance(body, dict) else {}
+        row = state.calls.update(row_id, fields)
+        if row is None:
+            return _json({"error": "NOT_FOUND", "error_description": f"no row {row_id}"}, 404)
+        return _json(row)
+
     @bp.post("/users")
     def add_user():
         body = _body()

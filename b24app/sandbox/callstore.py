@@ -4,6 +4,7 @@ query planner statistic.get uses (index slice, lazy walk or cached match list)."
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -229,6 +230,23 @@ class CallStore:
         with self._cache_lock:
             self._cache.clear()
         return out
+
+    def update(self, row_id: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Change fields of a stored row, as the portal does when a recording is attached later."""
+        with self._write:
+            snap = self._snap
+            i = bisect.bisect_left(snap.ids, row_id)
+            if i >= len(snap.ids) or snap.ids[i] != row_id:
+                return None
+            old = snap.by_id[i]
+            current = old[JSON].data
+            data = complete_row(row_id, {**(json.loads(current) if isinstance(current, (bytes, str)) else current),
+                                         **fields}, self.tz)
+            fresh = row_tuple(data, self.tz, self.seed)
+            fresh = fresh + tuple(old[len(fresh):])  # extra slots (e.g. the demo's ring wait) stay
+            rows = [fresh if r[ID] == row_id else r for r in snap.by_id]
+        self.replace(rows)
+        return data
 
     def generate(self, n: int, operators: list[Operator], until: float, days: int = 90) -> None:
         """Replace the table with `n` deterministic rows over the `days` before `until`."""

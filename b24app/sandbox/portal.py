@@ -56,6 +56,9 @@ def create_portal_app(state: PortalState) -> Flask:
 
     app.register_blueprint(admin_blueprint(state))
     app.register_blueprint(page_blueprint(state))
+    from .phone import phone_blueprint
+
+    app.register_blueprint(phone_blueprint(state))
     return app
 
 

@@ -114,3 +114,21 @@ def test_an_import_that_dies_halfway_and_restarts_stores_every_call_once(install
     got = calls(live_app)
     assert 0 < partial < total
     assert len(got) == total and len({c.call_id for c in got}) == total
+
+
+def test_a_recording_that_arrives_a_minute_late_lands_on_the_call(installed, live_app):
+    row = add_stat_row(installed, CALL_TYPE="1", CALL_DURATION="50", CALL_FAILED_CODE="200", PORTAL_USER_ID="2",
+                       RECORD_FILE_ID=None)
+    fire(installed, "ONVOXIMPLANTCALLEND", callend(row))
+    c = calls(live_app, call_id=row["CALL_ID"])[0]
+    assert c.enriched and c.record_file_id is None
+    # the portal attaches the recording later (core retries the download after 60 s) …
+    r = requests.post(f"{installed.url}/_sandbox/calls/{row['ID']}", json={"RECORD_FILE_ID": 901}, timeout=10)
+    assert r.status_code == 200
+    # … and the enrichment job's retry (every 30 s, several times) reads it
+    from b24app.calls.intake import enrich_call
+
+    with live_app.ctx():
+        result = enrich_call.call_local(portal_id(live_app, installed.member_id), row["CALL_ID"])
+    assert result == "enriched"
+    assert calls(live_app, call_id=row["CALL_ID"])[0].record_file_id == 901
