@@ -97,7 +97,7 @@ def make_sandbox(live_app):
     started = []
 
     def make(install: bool = False, **settings):
-        opts = {"rate": 50.0, "burst": 100, **settings}
+        opts = {"rate": 50.0, "burst": 100, "handler_path": "/b24/app", **settings}
         srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                             **opts))
         srv.start()
