@@ -61,37 +61,53 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
     app_port = _free_port(first_port)
     app_url = f"http://127.0.0.1:{app_port}"
     db_path = INSTANCE_DIR / "demo.db"
-    # The demo portal is new at every start (new ports, new tokens): so is the demo database.
-    for suffix in ("", "-wal", "-shm"):
-        (INSTANCE_DIR / f"demo.db{suffix}").unlink(missing_ok=True)
+    jobs_path = INSTANCE_DIR / "demo-jobs.db"
+    # The demo portal is new at every start (new ports, new tokens): so are the demo databases.
+    for base in (db_path, jobs_path):
+        for suffix in ("", "-wal", "-shm"):
+            base.with_name(base.name + suffix).unlink(missing_ok=True)
     app = create_app({
         "PUBLIC_URL": app_url, "B24_CLIENT_ID": CLIENT_ID, "B24_CLIENT_SECRET": CLIENT_SECRET,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS_IMMEDIATE": True,
+        # Jobs run in a consumer inside this process, as a worker would: the history import of the
+        # demo's 90 days goes on in the background while its progress shows in the settings page.
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS_IMMEDIATE": False,
+        "HUEY_SQLITE_PATH": str(jobs_path),
         "B24_RATE_LIMIT": (50.0, 100),
     })
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
+    from .jobs import huey
+
+    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True, check_worker_health=False)
+    consumer.start()
+    # The consumer installs its own signal handlers; Ctrl-C and SIGTERM stop the whole demo instead.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     server = make_server("127.0.0.1", app_port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
+    import dataclasses
+
+    extra = {"demo": True} if "demo" in {f.name for f in dataclasses.fields(SandboxSettings)} else {}
     portal = SandboxServer(SandboxSettings(app_url=app_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                            rows=rows, rate=50.0, burst=100, handler_path="/b24/app",
-                                           port=_free_port(app_port + 1)))
+                                           port=_free_port(app_port + 1), **extra))
     portal.start()
     r = requests.post(f"{portal.url}/_sandbox/install", json={"finish": True}, timeout=60)
     if r.status_code != 200 or r.json().get("install_status") != 200:
         portal.stop()
         server.shutdown()
+        consumer.stop()
         raise click.ClickException(f"установка в песочницу не удалась: {r.text[:300]}")
-    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "app_url": app_url, "portal_url": portal.url}))
-    click.echo(f"Приложение: {app_url}\nПортал-песочница: {portal.url}\nОткройте в браузере: {portal.url}/")
+    shell_url = portal.url + "/?user=1"  # the portal shell's home page as the admin
+    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "app_url": app_url, "portal_url": shell_url}))
+    click.echo(f"Приложение: {app_url}\nПортал-песочница: {portal.url}\nОткройте в браузере: {shell_url}")
     if open_browser and os.environ.get("DISPLAY"):
-        webbrowser.open(portal.url + "/")
+        webbrowser.open(shell_url)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.is_set():
             time.sleep(0.5)
@@ -99,5 +115,6 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
         pass
     finally:
         STATE_FILE.unlink(missing_ok=True)
+        consumer.stop(graceful=True)
         portal.stop()
         server.shutdown()

@@ -126,3 +126,38 @@ def installed(sandbox, live_app):
     r = requests.post(f"{sandbox.url}/_sandbox/install", json={"finish": True}, timeout=30)
     assert r.status_code == 200, r.text
     return sandbox
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (browser downloads are not available here)."""
+    import asyncio
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (scripts/setup.sh) to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    # An earlier test may leave an event loop marked running in this thread, which makes Playwright's
+    # sync API refuse to start: clear the stale marker for the browser's lifetime and put it back after.
+    stale = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        with sync_api.sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield b
+            b.close()
+    finally:
+        asyncio.events._set_running_loop(stale)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ru-RU")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
