@@ -15,8 +15,7 @@ from ..models_base import utcnow
 from ..portals.models import STATUS_ACTIVE, Portal
 from ..portals.rest import client_for
 from ..qa.cards import queue_for
-from . import facts, store
-from .intake import STAT_UPDATE
+from . import store
 from .models import Call, ImportRun
 
 log = logging.getLogger(__name__)
@@ -33,18 +32,6 @@ def start_import(portal: Portal, days: int) -> ImportRun:
     db.session.commit()
     run_import(run.id)
     return run
-
-
-def _save(portal_id: int, rows: list[dict], source: str, rules, departments) -> None:
-    values = []
-    for r in rows:
-        v = facts.from_statistic(r)
-        if not v["call_id"]:
-            continue
-        v.update(ended=True, enriched=True)
-        store.decide(v, rules, departments)
-        values.append(v)
-    store.upsert(portal_id, values, update=STAT_UPDATE, source=source)
 
 
 @app_task(retries=3, retry_delay=60)
@@ -67,7 +54,7 @@ def run_import(run_id: int) -> str:
     portal_id, member_id = portal.id, portal.member_id
 
     def on_rows(rows: list[dict]) -> None:
-        _save(portal_id, rows, "import", rules, departments)
+        store.save_statistics(portal_id, rows, "import", rules, departments)
         run.rows_done += len(rows)
         run.heartbeat_at = utcnow()
         db.session.commit()
@@ -94,7 +81,7 @@ def reconcile(portal: Portal) -> int:
     def on_rows(rows):
         nonlocal seen
         seen += len(rows)
-        _save(portal.id, rows, "reconcile", rules, departments)
+        store.save_statistics(portal.id, rows, "reconcile", rules, departments)
         queue_for(portal.id, [str(r.get("CALL_ID")) for r in rows])
 
     client_for(portal.member_id).export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows)
@@ -104,7 +91,7 @@ def reconcile(portal: Portal) -> int:
     if pending:
         res = client_for(portal.member_id).list_all("voximplant.statistic.get", {"FILTER": {"CALL_ID": list(pending)}})
         seen += len(res)
-        _save(portal.id, res, "reconcile", rules, departments)
+        store.save_statistics(portal.id, res, "reconcile", rules, departments)
         queue_for(portal.id, [str(r.get("CALL_ID")) for r in res])
     return seen
 

@@ -13,7 +13,6 @@ from ..qa.cards import queue_for
 from . import facts, store
 
 log = logging.getLogger(__name__)
-STAT_UPDATE = tuple(c for c in facts.STAT_COLUMNS) + ("ended", "enriched", "conversation", "selection")
 # The core downloads a recording after the statistics row is written and retries a minute later.
 RECORD_RETRIES, RECORD_DELAY = 8, 30
 
@@ -23,7 +22,7 @@ def on_init(portal: Portal, data: dict, ts: str) -> None:
     call_id = str(data.get("CALL_ID") or "")
     if not call_id:
         return
-    values = {"call_id": call_id, "ring_at": facts.from_ts(ts), "call_type": facts._int(data.get("CALL_TYPE")),
+    values = {"call_id": call_id, "ring_at": facts.from_ts(ts), "call_type": facts.to_int(data.get("CALL_TYPE")),
               "phone_number": str(data.get("PHONE_NUMBER") or data.get("CALLER_ID") or "")[:64]}
     store.upsert(portal.id, [values], update=("ring_at",), source="event")
 
@@ -33,7 +32,7 @@ def on_start(portal: Portal, data: dict, ts: str) -> None:
     call_id = str(data.get("CALL_ID") or "")
     if not call_id:
         return
-    values = {"call_id": call_id, "answered_at": facts.from_ts(ts), "answered_by": facts._int(data.get("USER_ID"))}
+    values = {"call_id": call_id, "answered_at": facts.from_ts(ts), "answered_by": facts.to_int(data.get("USER_ID"))}
     store.upsert(portal.id, [values], update=("answered_at", "answered_by"), source="event")
 
 
@@ -64,10 +63,8 @@ def enrich_call(portal_id: int, call_id: str) -> str:
     rows = [r for r in (res.result or []) if str(r.get("CALL_ID")) == call_id]
     if not rows:
         raise LookupError(f"statistics row for {call_id} not written yet")
-    values = facts.from_statistic(rows[0])
-    values.update(ended=True, enriched=True)
-    store.decide(values, store.rules_for(portal_id), store.user_departments(portal_id))
-    store.upsert(portal_id, [values], update=STAT_UPDATE, source="event")
+    values = store.save_statistics(portal_id, rows[:1], "event", store.rules_for(portal_id),
+                                   store.user_departments(portal_id))[0]
     queue_for(portal_id, [call_id])
     if values["duration"] and values["failed_code"] == "200" and not values["record_file_id"]:
         raise LookupError(f"recording for {call_id} not attached yet")

@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify, redirect, request, url_for
 from ..extensions import db
 from ..portals.frame import frame_api, require_role
 from ..portals.models import Portal
+from ..portals.routes import render_settings
 from ..portals.sections import register
 from . import rules_form
 from .history import start_import
@@ -27,6 +28,12 @@ def _rules_context(viewer) -> dict:
             "rule_departments": departments(viewer.portal_id), "rule_lines": rules_form.lines_seen(viewer.portal_id)}
 
 
+def _days(form) -> int | None:
+    """A number of past days for an import or a re-apply: 1 to 365."""
+    raw = (form.get("days") or "").strip()
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 365 else None
+
+
 register("rules", "calls/_rules_section.html", _rules_context)
 register("import", "calls/_import_section.html", _import_context)
 
@@ -41,12 +48,10 @@ def import_status():
 @frame_api
 @require_role("admin")
 def import_start():
-    raw = (request.form.get("days") or "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 365:
-        from ..portals.routes import _settings_page
-
-        return _settings_page("calls.bad_days", "error", 400)
-    start_import(db.session.get(Portal, g.viewer.portal_id), int(raw))
+    days = _days(request.form)
+    if days is None:
+        return render_settings("calls.bad_days", "error", 400)
+    start_import(db.session.get(Portal, g.viewer.portal_id), days)
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.import_started"), 303)
 
 
@@ -54,12 +59,10 @@ def import_start():
 @frame_api
 @require_role("admin")
 def save_rules():
-    from ..portals.routes import _settings_page
-
     try:
         rules = rules_form.parse(request.form)
     except rules_form.RulesInvalid as exc:
-        return _settings_page(exc.keys[0], "error", 400)
+        return render_settings(exc.keys[0], "error", 400)
     rules_form.save(g.viewer.portal_id, rules)
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.rules_saved"), 303)
 
@@ -68,10 +71,8 @@ def save_rules():
 @frame_api
 @require_role("admin")
 def reapply_rules():
-    raw = (request.form.get("days") or "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 365:
-        from ..portals.routes import _settings_page
-
-        return _settings_page("calls.bad_days", "error", 400)
-    rules_form.reapply(g.viewer.portal_id, int(raw))
+    days = _days(request.form)
+    if days is None:
+        return render_settings("calls.bad_days", "error", 400)
+    rules_form.reapply(g.viewer.portal_id, days)
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="calls.rules_reapplied"), 303)

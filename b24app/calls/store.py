@@ -9,9 +9,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..extensions import db
 from ..models_base import utcnow
 from ..portals.models import PortalUser
+from . import facts
 from .models import Call, CallSettings
 from .rules import CallFacts, Rules, classify
 
+# Columns a statistics row overwrites (event-only ones, like ring and answer times, are kept).
+STAT_UPDATE = facts.STAT_COLUMNS + ("ended", "enriched", "conversation", "selection")
 ROBOT_REASONS = ("voicemail", "автоответчик", "robot", "робот", "ivr")
 
 
@@ -60,3 +63,18 @@ def upsert(portal_id: int, rows: list[dict], *, update: tuple[str, ...], source:
 
 def call_by_call_id(portal_id: int, call_id: str) -> Call | None:
     return db.session.scalar(select(Call).where(Call.portal_id == portal_id, Call.call_id == call_id))
+
+
+def save_statistics(portal_id: int, rows: list[dict], source: str, rules: Rules,
+                    departments: dict[int, set[int]]) -> list[dict]:
+    """Store voximplant.statistic.get rows as complete, classified calls; return their column values."""
+    values = []
+    for r in rows:
+        v = facts.from_statistic(r)
+        if not v["call_id"]:
+            continue
+        v.update(ended=True, enriched=True)
+        decide(v, rules, departments)
+        values.append(v)
+    upsert(portal_id, values, update=STAT_UPDATE, source=source)
+    return values

@@ -31,36 +31,28 @@ def init_app(app: Flask) -> None:
         huey.storage = SqliteStorage("b24app", filename=cfg["HUEY_SQLITE_PATH"])
 
 
+def _in_app_context(fn):
+    """Run `fn` in the current app context, else in the worker's app."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if has_app_context():
+            return fn(*args, **kwargs)
+        if _app is None:
+            raise RuntimeError("jobs.init_app() was not called")
+        with _app.app_context():
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def app_task(**task_kwargs):
     """`huey.task` whose body runs inside the app context (the current one, else the worker's app)."""
-
-    def decorator(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            if has_app_context():
-                return fn(*args, **kwargs)
-            if _app is None:
-                raise RuntimeError("jobs.init_app() was not called")
-            with _app.app_context():
-                return fn(*args, **kwargs)
-
-        return huey.task(**task_kwargs)(run)
-
-    return decorator
+    return lambda fn: huey.task(**task_kwargs)(_in_app_context(fn))
 
 
 def app_periodic_task(validate_datetime, **task_kwargs):
-    def decorator(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            if has_app_context():
-                return fn(*args, **kwargs)
-            with _app.app_context():
-                return fn(*args, **kwargs)
-
-        return huey.periodic_task(validate_datetime, **task_kwargs)(run)
-
-    return decorator
+    return lambda fn: huey.periodic_task(validate_datetime, **task_kwargs)(_in_app_context(fn))
 
 
 def current_config(name: str, default=None):

@@ -36,7 +36,7 @@ def install():
     return render_template("portals/install.html", placements=len(man.placements), events=len(man.events))
 
 
-def _settings_page(notice_key: str | None = None, kind: str = "ok", status: int = 200):
+def render_settings(notice_key: str | None = None, kind: str = "ok", status: int = 200):
     v = g.viewer
     users = roles.users(v.portal_id)
     extra: dict = {}
@@ -54,7 +54,7 @@ def _settings_page(notice_key: str | None = None, kind: str = "ok", status: int 
 @placement_view
 def settings():
     msg = request.args.get("msg")
-    return _settings_page(msg if msg in NOTICES else None)
+    return render_settings(msg if msg in NOTICES else None)
 
 
 @bp.post("/b24/settings/roles")
@@ -63,11 +63,11 @@ def settings():
 def grant_role():
     raw_user = (request.form.get("user_id") or "").strip()
     if not raw_user.isdigit():
-        return _settings_page("roles.bad_user", "error", 400)
+        return render_settings("roles.bad_user", "error", 400)
     try:
         roles.grant(g.viewer.portal_id, int(raw_user), request.form.get("role", ""), g.viewer.user_id)
     except roles.RoleError as exc:
-        return _settings_page(exc.message_key, "error", 400)
+        return render_settings(exc.message_key, "error", 400)
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="roles.saved"), 303)
 
 
@@ -76,7 +76,7 @@ def grant_role():
 @require_role("admin")
 def revoke_role(grant_id: int):
     if not roles.revoke(g.viewer.portal_id, grant_id):
-        return _settings_page("roles.not_found", "error", 404)
+        return render_settings("roles.not_found", "error", 404)
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="roles.revoked"), 303)
 
 
