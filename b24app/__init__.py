@@ -62,11 +62,16 @@ def _register_blueprints(app: Flask) -> None:
     from .qa import cards as _qa_cards  # noqa: F401  (card jobs)
     from .qa import routes as qa_routes
     from .qa import setup as _qa_setup  # noqa: F401  (after-install hook: the smart process)
+    from .topics import setup as _topic_setup  # noqa: F401  (after-install hook: default topics)
 
     app.register_blueprint(portal_routes.bp)
     app.register_blueprint(call_routes.bp)
     app.register_blueprint(qa_routes.bp)
     app.register_blueprint(inbox_routes.bp)
+    from .topics import card_views, catalogue_views, prompts
+
+    for topic_bp in (card_views.bp, catalogue_views.bp, prompts.bp):
+        app.register_blueprint(topic_bp)
 
     @app.get("/healthz")
     def healthz():

@@ -61,6 +61,7 @@ class Call(db.Model):
     conversation: Mapped[int | None] = mapped_column(Integer)
     selection: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     qa_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set by scoring; locks the topic
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -58,6 +58,11 @@ def card_fields(call: Call, setup: QaSetup, reviewer: int | None) -> dict:
         f["phone"]: call.phone_number,
         f["call_id"]: call.call_id,
     }
+    from ..topics.service import card_values  # topics import qa; import here to keep qa below topics
+
+    chosen = card_values(call.portal_id, call.call_id)
+    if chosen:
+        fields[f["topic"]], fields[f["checklist"]] = chosen
     if reviewer:
         fields["assignedById"] = reviewer
         fields[f["reviewer"]] = reviewer

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import portal_fk, utcnow
+from ..models_base import created_at, portal_fk, utcnow
 
 
 class QaSetup(db.Model):
@@ -24,3 +24,18 @@ class QaSetup(db.Model):
     fields: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # key → UF_CRM_<id>_<POSTFIX>
     reviewer_cursor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Checklist(db.Model):
+    """A scoring form: sections of items, each with a weight, maybe critical, maybe N/A (DESIGN §5)."""
+
+    __tablename__ = "qa_checklists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    # [{"title": str, "items": [{"text": str, "weight": int, "critical": bool, "na_allowed": bool}]}]
+    sections: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,63 @@
+"""Topic catalogue rows and the topic chosen for a call (kept by CALL_ID, so it may precede the call row)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..models_base import created_at, portal_fk, utcnow
+
+
+class Topic(db.Model):
+    """One entry of a portal's catalogue. Archived topics stay, so past calls keep their topic."""
+
+    __tablename__ = "topics"
+    __table_args__ = (Index("ix_topics_portal_position", "portal_id", "archived", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    group: Mapped[str] = mapped_column("group_name", String(80), nullable=False, default="")
+    color: Mapped[str] = mapped_column(String(7), nullable=False, default="#2fc6f6")
+    checklist_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("qa_checklists.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CallTopic(db.Model):
+    """The topic of one call. Keyed by the portal's CALL_ID: the popup may save it before CALLEND arrives."""
+
+    __tablename__ = "call_topics"
+    __table_args__ = (
+        UniqueConstraint("portal_id", "call_id"),
+        Index("ix_call_topics_portal_user_at", "portal_id", "chosen_by", "chosen_at"),
+        Index("ix_call_topics_portal_topic", "portal_id", "topic_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    call_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    topic_id: Mapped[int] = mapped_column(Integer, ForeignKey("topics.id", ondelete="CASCADE"), nullable=False)
+    chosen_by: Mapped[int | None] = mapped_column(Integer)       # portal user ID
+    source: Mapped[str] = mapped_column(String(16), nullable=False, default="card")  # card chat settings
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class TopicSettings(db.Model):
+    """Per-portal catalogue and prompt settings."""
+
+    __tablename__ = "topic_settings"
+    __table_args__ = (UniqueConstraint("portal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    order_by: Mapped[str] = mapped_column(String(16), nullable=False, default="usage")  # usage | manual
+    prompt_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    reminder_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=30)  # 0 = no reminder
+    digest_hour: Mapped[int | None] = mapped_column(Integer, default=18)                # portal-local hour; None = off
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
