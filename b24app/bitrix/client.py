@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+import orjson
 import requests
 
 from . import errors as E
@@ -132,9 +133,9 @@ class BitrixClient:
                 resp = self.session.post(f"{creds.client_endpoint}{method}",
                                          json={**params, "auth": creds.access_token}, timeout=self.timeout)
                 status = resp.status_code
-                try:
-                    body = resp.json()
-                except ValueError:
+                try:  # orjson: an export parses hundreds of thousands of rows, at a third of json's cost
+                    body = orjson.loads(resp.content)
+                except orjson.JSONDecodeError:
                     body = None
                 if not isinstance(body, dict):
                     err = E.ServerError("ERROR_UNEXPECTED_ANSWER", f"HTTP {status}, not JSON", status, method)
@@ -326,11 +327,10 @@ class BitrixClient:
                     except E.BitrixError as exc:
                         raise E.ExportIncomplete(method, total, unfinished_from(), exc) from exc
                     del inflight[fut]
+                    got: list[dict] = []
                     for i, (a, b) in enumerate(chunk):
                         rows = spec.rows(res.results.get(f"w{i}"))
-                        if rows:
-                            on_rows(rows)
-                            total += len(rows)
+                        got.extend(rows)
                         if len(rows) >= PAGE_SIZE:
                             nxt = int(rows[-1][spec.id_field]) + 1
                             if nxt < b:
@@ -339,6 +339,9 @@ class BitrixClient:
                         else:
                             spanned += b - a
                         seen_rows += len(rows)
+                    if got:  # one hand-over per batch answer: the receiver writes it in one transaction
+                        on_rows(got)
+                        total += len(got)
                     if spanned:
                         density = max(seen_rows / spanned, 0.001)
                         width = max(PAGE_SIZE, int(PAGE_SIZE / density * 0.85))

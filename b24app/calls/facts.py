@@ -10,9 +10,11 @@ STAT_COLUMNS = ("stat_id", "call_type", "phone_number", "portal_number", "portal
 
 
 def to_int(value) -> int | None:
+    if value is None or value == "" or value == "undefined":
+        return None
     try:
-        return int(str(value).strip()) if value not in (None, "", "undefined") else None
-    except ValueError:
+        return int(value)  # int() itself ignores surrounding spaces
+    except (TypeError, ValueError):
         return None
 
 
@@ -27,10 +29,11 @@ def parse_dt(value) -> datetime | None:
     if not value:
         return None
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(str(value))  # Python 3.11 reads "Z" and "+03:00" alike
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    # Stored in UTC: SQLite keeps only the wall-clock digits, so a +03:00 time must not reach it as is.
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def from_ts(value) -> datetime | None:

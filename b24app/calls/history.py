@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from datetime import timedelta
 
+from flask import current_app
 from huey import crontab
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ..bitrix import errors as E
 from ..extensions import db
@@ -52,23 +55,83 @@ def run_import(run_id: int) -> str:
     db.session.commit()
     rules, departments = store.rules_for(portal.id), store.user_departments(portal.id)
     portal_id, member_id = portal.id, portal.member_id
+    writer = _Writer(current_app._get_current_object(), run.id)
+    dialect = db.engine.dialect
 
     def on_rows(rows: list[dict]) -> None:
-        store.save_statistics(portal_id, rows, "import", rules, departments)
-        run.rows_done += len(rows)
-        run.heartbeat_at = utcnow()
-        db.session.commit()
+        values = store.statistics_values(rows, rules, departments)
+        if values:
+            writer.put(store.upsert_statements(dialect, portal_id, values, update=store.STAT_UPDATE, source="import"))
 
     try:
         client.export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows, resume_from=run.resume_from)
     except E.ExportIncomplete as exc:
+        writer.close()  # what was read is written before the resume point moves past it
+        db.session.refresh(run)
         run.resume_from, run.error = exc.resume_from, f"{exc.cause}"[:500]
         db.session.commit()
         log.warning("portal=%s import %s paused at ID %s", member_id, run_id, exc.resume_from)
         raise
+    finally:
+        writer.close()  # a failed write keeps the old resume point: the retry reads those rows again
+    db.session.refresh(run)
     run.status, run.finished_at = "done", utcnow()
     db.session.commit()
     return "done"
+
+
+class _Writer:
+    """Writes prepared batches on its own thread and connection while the export reads on.
+
+    The driver leaves the GIL while the database works, so reading, converting and writing overlap.
+    Rows and the progress they make are committed together, a few hundred at a time. The queue is short, which bounds memory
+    and makes a slow database slow the reader down instead of piling rows up.
+    """
+
+    def __init__(self, app, run_id: int):
+        self.app, self.run_id = app, run_id
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="import-writer", daemon=True)
+        self.thread.start()
+        self.closed = False
+
+    def put(self, statements: list[tuple[str, tuple, int]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(statements)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def _loop(self) -> None:
+        progress = update(ImportRun).where(ImportRun.id == self.run_id)
+        with self.app.app_context(), db.engine.connect() as conn:
+            while (item := self.queue.get()) is not None:  # the statements of one batch answer
+                if self.error is not None:
+                    continue  # drain, so the reader never blocks on a dead writer
+                try:
+                    for sql, params, rows in item:
+                        if conn.dialect.name == "postgresql":
+                            # Safe to skip the flush wait: a crash loses at most the last commits, which
+                            # the resumed import reads again; it never corrupts anything.
+                            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                        self._write(conn, sql, params)
+                        conn.execute(progress.values(rows_done=ImportRun.rows_done + rows, heartbeat_at=utcnow()))
+                        conn.commit()
+                except BaseException as exc:  # handed to the reader, which stops the export
+                    conn.rollback()
+                    self.error = exc
+
+    @staticmethod
+    def _write(conn, sql: str, params: tuple) -> None:
+        store.execute_statement(conn, sql, params)
 
 
 def reconcile(portal: Portal) -> int:

@@ -10,6 +10,7 @@ from ..jobs import app_task
 from ..portals.models import Portal
 from ..portals.rest import client_for
 from ..qa.cards import queue_for
+from ..topics import prompts
 from . import facts, store
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def on_end(portal: Portal, data: dict, ts: str) -> None:
         return  # the statistics row (import or reconcile) already gave the full facts
     update = tuple(k for k in values if k != "call_id")
     store.upsert(portal.id, [values], update=update, source="event")
+    prompts.call_ended(portal.id, values["call_id"])  # the chat prompt, after the popup's grace period
     enrich_call(portal.id, values["call_id"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # CALL_TYPE values (REST-FACTS §3.3): 1 outgoing, 2 incoming, 3 incoming redirected, 4 callback, 5 info call.
 OUTGOING_TYPES = frozenset({1})
@@ -37,8 +38,7 @@ class Rules:
         return problems
 
 
-@dataclass(frozen=True)
-class CallFacts:
+class CallFacts(NamedTuple):  # a tuple, not a dataclass: built once per imported row
     call_type: int
     duration: int
     failed_code: str
@@ -47,8 +47,7 @@ class CallFacts:
     answered_by_robot: bool = False
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     outcome: str
     conversation: int
     reason: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from sqlalchemy import create_engine
 
 from ..bitrix.client import BitrixClient
 from ..bitrix.limits import Bucket, OperatingBudget, RedisBucket, SqlBucket
@@ -29,8 +30,25 @@ class RestLimits:
 
                 self._bucket = RedisBucket(redis.Redis.from_url(self.redis_url), self.rate, self.burst)
             else:
-                self._bucket = SqlBucket(db.engine, self.rate, self.burst)
+                self._bucket = SqlBucket(_bucket_engine(), self.rate, self.burst)
         return self._bucket
+
+
+def _bucket_engine():
+    """PostgreSQL keeps the bucket in the app database (a row lock per request is cheap there).
+
+    SQLite has one write lock per file: an import writing thousands of rows a second would make
+    every REST call queue behind it, so the bucket row lives in a small file of its own beside it.
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return db.engine
+    engine = create_engine(url.set(database=url.database + "-limits"), connect_args={"timeout": 30})
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS rest_rate_state "
+                             "(member_id VARCHAR(64) NOT NULL PRIMARY KEY, tat FLOAT NOT NULL)")
+    return engine
 
 
 def init_app(app: Flask) -> None:
