@@ -17,3 +17,4 @@ bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/python bench/rest_throughput.py
 	.venv/bin/python bench/import_history.py
 	.venv/bin/python bench/demo_data.py
+	.venv/bin/python bench/call_card.py

@@ -80,7 +80,7 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
         upgrade()
     from .jobs import huey
 
-    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True, check_worker_health=False)
+    consumer = huey.create_consumer(workers=4, worker_type="thread", periodic=True, check_worker_health=False)
     consumer.start()
     # The consumer installs its own signal handlers; Ctrl-C and SIGTERM stop the whole demo instead.
     stop = threading.Event()

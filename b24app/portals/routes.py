@@ -15,7 +15,9 @@ from .models import ROLES
 from .sections import SECTIONS
 
 bp = Blueprint("portals", __name__)
-NOTICES = ("roles.saved", "roles.revoked", "calls.import_started", "calls.rules_saved", "calls.rules_reapplied")
+NOTICES = ("roles.saved", "roles.revoked", "calls.import_started", "calls.rules_saved", "calls.rules_reapplied",
+           "catalogue.added", "catalogue.saved", "catalogue.archived", "catalogue.restored", "catalogue.deleted",
+           "catalogue.reordered", "catalogue.settings_saved")
 
 
 @bp.post("/b24/install")
@@ -84,11 +86,3 @@ def revoke_role(grant_id: int):
 @placement_view
 def reports():
     return render_template("portals/placeholder.html", title=_("Качество звонков: отчёты"), details=None)
-
-
-@bp.route("/b24/call-card", methods=["GET", "POST"])
-@placement_view
-def call_card():
-    opts = g.placement.options if g.get("placement") else {}
-    details = [(k, opts.get(k, "")) for k in ("CALL_ID", "PHONE_NUMBER", "CALL_DIRECTION", "CALL_STATE") if k in opts]
-    return render_template("portals/placeholder.html", title=_("Тема звонка"), details=details)

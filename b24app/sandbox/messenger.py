@@ -3,10 +3,14 @@ imbot.v2 bots (fetch queue or webhook). `press_button` plays a user's click on a
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 import time
 from typing import Any
+
+from markupsafe import Markup
 
 from .envelope import iso
 
@@ -33,6 +37,25 @@ def parse_keyboard(value: Any) -> list[dict]:
         if isinstance(button, dict):
             out.append({str(k).upper(): v for k, v in button.items()})
     return out
+
+
+_BB = [
+    (re.compile(r"\[URL=(https?://[^\]\s]+)\](.*?)\[/URL\]", re.I | re.S),
+     lambda m: f'<a href="{m.group(1)}" target="_blank" rel="noopener">{m.group(2)}</a>'),
+    (re.compile(r"\[URL\](https?://[^\[\s]+)\[/URL\]", re.I),
+     lambda m: f'<a href="{m.group(1)}" target="_blank" rel="noopener">{m.group(1)}</a>'),
+    (re.compile(r"\[(B|I|U|S)\](.*?)\[/\1\]", re.I | re.S),
+     lambda m: f"<{m.group(1).lower()}>{m.group(2)}</{m.group(1).lower()}>"),
+    (re.compile(r"\[BR\]", re.I), lambda m: "<br>"),
+]
+
+
+def bb_html(text: str) -> Markup:
+    """The BB codes Bitrix24 renders in messages ([B], [I], [U], [S], [URL], [BR], line breaks) as safe HTML."""
+    out = html.escape(str(text or ""), quote=True)
+    for rx, repl in _BB:
+        out = rx.sub(repl, out)
+    return Markup(out.replace("\n", "<br>"))
 
 
 class ImStore:
@@ -135,7 +158,7 @@ class ImStore:
                 elif not (m.get("to_user_id") == uid or (m["author_id"] == uid and not m["notification"])):
                     continue
                 bot = self.bots.get(m["bot_id"]) if m.get("bot_id") else None
-                out.append({**m, "keyboard": [dict(b) for b in m["keyboard"]],
+                out.append({**m, "keyboard": [dict(b) for b in m["keyboard"]], "html": bb_html(m["text"]),
                             "author": {"id": m["author_id"], "kind": m["author_kind"],
                                        "name": bot["properties"].get("name", "") if bot else ""},
                             "chat": self.chats.get(m["chat_id"]) if m["chat_id"] else None})

@@ -61,3 +61,54 @@ class TopicSettings(db.Model):
     reminder_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=30)  # 0 = no reminder
     digest_hour: Mapped[int | None] = mapped_column(Integer, default=18)                # portal-local hour; None = off
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class TopicBot(db.Model):
+    """The app's chat bot on one portal (imbot.v2, fetch mode) and the prompt sweeper's per-portal state."""
+
+    __tablename__ = "topic_bots"
+    __table_args__ = (UniqueConstraint("portal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    bot_id: Mapped[int | None] = mapped_column(Integer)
+    command_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="none")  # none active unavailable
+    error: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_offset: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # imbot.v2.Event.get cursor
+    tz_offset_minutes: Mapped[int | None] = mapped_column(Integer)   # from the portal's `time.date_start`
+    digest_on: Mapped[str] = mapped_column(String(10), nullable=False, default="")  # portal-local date of the last digest
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class TopicPrompt(db.Model):
+    """One chat prompt for one call: claimed once (the unique row) before anything is sent."""
+
+    __tablename__ = "topic_prompts"
+    __table_args__ = (
+        UniqueConstraint("portal_id", "call_id"),
+        Index("ix_topic_prompts_status_due", "status", "due_at"),
+        Index("ix_topic_prompts_portal_user_status", "portal_id", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    call_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    user_id: Mapped[int] = mapped_column(Integer, nullable=False)        # the manager asked
+    # pending → sending → sent (bot) | notified (fallback); → answering → answered (chat) | closed (elsewhere);
+    # cancelled (no longer needs a topic before sending); failed (gave up sending); expired (never answered)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    channel: Mapped[str] = mapped_column(String(8), nullable=False, default="")  # bot | notify
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    topic_id: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

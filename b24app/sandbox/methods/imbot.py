@@ -9,6 +9,17 @@ from ..envelope import RestError, argument_null
 from .common import text
 
 
+def _available(fn):
+    """A portal without imbot.v2 (older on-premise core) knows none of these methods."""
+    def run(call: Call) -> Any:
+        if not call.state.settings.imbot_v2_available:
+            raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
+        return fn(call)
+
+    run.__name__ = fn.__name__
+    return run
+
+
 def _p(call: Call, name: str) -> Any:
     for k, v in call.params.items():
         if str(k).lower() == name.lower():
@@ -83,6 +94,8 @@ def message_send(call: Call) -> dict:
         raise argument_null("dialogId")
     if not message and not fields.get("attach"):
         raise RestError("MESSAGE_EMPTY", "Message can't be empty", 400)
+    if dialog.isdigit() and call.state.directory.user(int(dialog)) is None:
+        raise RestError("DIALOG_NOT_FOUND", "Dialog not found", 400)
     if len(message) > 20000:
         raise RestError("MESSAGE_TOO_LONG", "Message is longer than 20000 characters", 400)
     try:
@@ -120,9 +133,9 @@ def event_get(call: Call) -> dict:
 
 
 METHODS = [
-    MethodSpec("imbot.v2.bot.register", bot_register, "imbot"),
-    MethodSpec("imbot.v2.command.register", command_register, "imbot"),
-    MethodSpec("imbot.v2.chat.message.send", message_send, "imbot"),
-    MethodSpec("imbot.v2.chat.message.update", message_update, "imbot"),
-    MethodSpec("imbot.v2.event.get", event_get, "imbot"),
+    MethodSpec("imbot.v2.bot.register", _available(bot_register), "imbot"),
+    MethodSpec("imbot.v2.command.register", _available(command_register), "imbot"),
+    MethodSpec("imbot.v2.chat.message.send", _available(message_send), "imbot"),
+    MethodSpec("imbot.v2.chat.message.update", _available(message_update), "imbot"),
+    MethodSpec("imbot.v2.event.get", _available(event_get), "imbot"),
 ]

@@ -6,17 +6,18 @@
   var parts = (window.name || "").split("|");
   var domain = parts[0] || "", protocol = parts[1] === "1" ? "https" : "http", appSid = parts[2] || "";
   var origin = domain ? protocol + "://" + domain : null;
-  var pending = {}, seq = 0;
+  var pending = {}, listeners = {}, seq = 0;
 
   window.addEventListener("message", function (e) {
     if (!origin || e.origin !== origin || typeof e.data !== "string") return;
     var i = e.data.indexOf(":");
     if (i < 0) return;
-    var key = e.data.slice(0, i), cb = pending[key];
-    if (!cb) return;
-    delete pending[key];
+    var key = e.data.slice(0, i), cb = pending[key], listener = listeners[key];
+    if (!cb && !listener) return;
     var payload = e.data.slice(i + 1);
     try { payload = payload ? JSON.parse(payload) : null; } catch (err) { /* raw reply */ }
+    if (listener) { listener.apply(null, Array.isArray(payload) ? payload : [payload]); return; }
+    delete pending[key];
     cb(payload);
   });
 
@@ -31,14 +32,27 @@
     });
   }
 
+  /* A placement event (BX24.placement.bindEvent): the portal answers every time through the same key. */
+  function bindEvent(name, cb) {
+    if (!origin || window.parent === window) return;
+    var key = "cqev" + (++seq) + "_" + Date.now();
+    listeners[key] = cb;
+    window.parent.postMessage(["placementBindEvent", JSON.stringify({event: name}), key, appSid].join(":"), origin);
+  }
+
   function fitWindow() {
-    var h = Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
+    // The body's own box, not scrollHeight: scrollHeight never drops below the frame, so it could only grow.
+    var b = document.body;
+    if (!b) return Promise.resolve();
+    var cs = window.getComputedStyle(b);
+    var h = Math.ceil(b.getBoundingClientRect().height + parseFloat(cs.marginTop) + parseFloat(cs.marginBottom));
     return send("resizeWindow", { width: "100%", height: h });
   }
 
   window.B24Frame = {
     inFrame: !!origin && window.parent !== window,
     send: send,
+    bindEvent: bindEvent,
     fitWindow: fitWindow,
     installFinish: function () { return send("setInstallFinish"); },
     openPath: function (path) { return send("openPath", { path: path }); },
