@@ -46,30 +46,31 @@ def from_callend(data: dict) -> dict:
 
     A statistics row carries the same keys under the same names, so `from_statistic` starts here.
     """
+    g = data.get
     return {
-        "call_id": str(data.get("CALL_ID") or "")[:128],
-        "call_type": to_int(data.get("CALL_TYPE")),
-        "phone_number": str(data.get("PHONE_NUMBER") or "")[:64],
-        "portal_number": str(data.get("PORTAL_NUMBER") or "")[:128],
-        "portal_user_id": to_int(data.get("PORTAL_USER_ID")),
-        "call_start_date": parse_dt(data.get("CALL_START_DATE")),
-        "duration": to_int(data.get("CALL_DURATION")) or 0,
-        "failed_code": str(data.get("CALL_FAILED_CODE") or "")[:16],
-        "failed_reason": str(data.get("CALL_FAILED_REASON") or "")[:255],
-        "cost": _float(data.get("COST")),
-        "crm_activity_id": to_int(data.get("CRM_ACTIVITY_ID")),
+        "call_id": str(g("CALL_ID") or "")[:128],
+        "call_type": to_int(g("CALL_TYPE")),
+        "phone_number": str(g("PHONE_NUMBER") or "")[:64],
+        "portal_number": str(g("PORTAL_NUMBER") or "")[:128],
+        "portal_user_id": to_int(g("PORTAL_USER_ID")),
+        "call_start_date": parse_dt(g("CALL_START_DATE")),
+        "duration": to_int(g("CALL_DURATION")) or 0,
+        "failed_code": str(g("CALL_FAILED_CODE") or "")[:16],
+        "failed_reason": str(g("CALL_FAILED_REASON") or "")[:255],
+        "cost": _float(g("COST")),
+        "crm_activity_id": to_int(g("CRM_ACTIVITY_ID")),
     }
 
 
 def from_statistic(row: dict) -> dict:
     """One voximplant.statistic.get row → column values (the row is the authority for these)."""
-    vote = to_int(row.get("CALL_VOTE"))
-    return {
-        **from_callend(row),
-        "stat_id": to_int(row.get("ID")),
-        "vote": vote if vote and 1 <= vote <= 5 else None,
-        "record_file_id": to_int(row.get("RECORD_FILE_ID")),
-        "crm_entity_type": str(row.get("CRM_ENTITY_TYPE") or "")[:16],
-        "crm_entity_id": to_int(row.get("CRM_ENTITY_ID")),
-        "rest_app_id": str(row.get("REST_APP_ID") or "")[:64],
-    }
+    g = row.get
+    v = from_callend(row)
+    vote = to_int(g("CALL_VOTE"))
+    v["stat_id"] = to_int(g("ID"))
+    v["vote"] = vote if vote and 1 <= vote <= 5 else None
+    v["record_file_id"] = to_int(g("RECORD_FILE_ID"))
+    v["crm_entity_type"] = str(g("CRM_ENTITY_TYPE") or "")[:16]
+    v["crm_entity_id"] = to_int(g("CRM_ENTITY_ID"))
+    v["rest_app_id"] = str(g("REST_APP_ID") or "")[:64]
+    return v

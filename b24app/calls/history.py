@@ -84,9 +84,13 @@ class _Writer:
     """Writes prepared batches on its own thread and connection while the export reads on.
 
     The driver leaves the GIL while the database works, so reading, converting and writing overlap.
-    Rows and the progress they make are committed together, a few hundred at a time. The queue is short, which bounds memory
-    and makes a slow database slow the reader down instead of piling rows up.
+    Rows and the progress they make are committed together, about `COMMIT_ROWS` at a time (sooner
+    when the reader has nothing more yet): small transactions rewrite the same index pages again
+    and again. The queue is short, which bounds memory and makes a slow database slow the reader
+    down instead of piling rows up.
     """
+
+    COMMIT_ROWS = 10_000
 
     def __init__(self, app, run_id: int):
         self.app, self.run_id = app, run_id
@@ -112,20 +116,39 @@ class _Writer:
 
     def _loop(self) -> None:
         progress = update(ImportRun).where(ImportRun.id == self.run_id)
+        pending = 0  # rows written in the open transaction
+
+        def commit() -> None:
+            nonlocal pending
+            if pending:
+                conn.execute(progress.values(rows_done=ImportRun.rows_done + pending, heartbeat_at=utcnow()))
+                conn.commit()
+                pending = 0
+
         with self.app.app_context(), db.engine.connect() as conn:
             while (item := self.queue.get()) is not None:  # the statements of one batch answer
                 if self.error is not None:
                     continue  # drain, so the reader never blocks on a dead writer
                 try:
                     for sql, params, rows in item:
-                        if conn.dialect.name == "postgresql":
+                        if not pending and conn.dialect.name == "postgresql":
                             # Safe to skip the flush wait: a crash loses at most the last commits, which
                             # the resumed import reads again; it never corrupts anything.
                             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                         self._write(conn, sql, params)
-                        conn.execute(progress.values(rows_done=ImportRun.rows_done + rows, heartbeat_at=utcnow()))
-                        conn.commit()
+                        pending += rows
+                        if pending >= self.COMMIT_ROWS:
+                            commit()
+                    if self.queue.empty():
+                        commit()
                 except BaseException as exc:  # handed to the reader, which stops the export
+                    conn.rollback()
+                    pending = 0
+                    self.error = exc
+            if self.error is None:
+                try:
+                    commit()
+                except BaseException as exc:
                     conn.rollback()
                     self.error = exc
 

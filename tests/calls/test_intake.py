@@ -101,6 +101,7 @@ def test_an_import_that_dies_halfway_and_restarts_stores_every_call_once(install
         return real(*a, **kw)
 
     monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 50)  # several commits even for a small portal
+    monkeypatch.setattr(history._Writer, "COMMIT_ROWS", 50)
     monkeypatch.setattr(history._Writer, "_write", staticmethod(crash_after_first))
     with live_app.ctx():
         run = history.start_import(db.session.get(Portal, pid), 90)
