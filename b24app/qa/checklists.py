@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from sqlalchemy import select
 
 from ..extensions import db
@@ -39,13 +41,24 @@ DEFAULTS = {
 }
 
 
+def with_item_ids(sections: list[dict]) -> list[dict]:
+    """A copy whose items carry stable ids, so answers keep their item when the admin reorders the list."""
+    out, n = copy.deepcopy(sections), 0
+    for sec in out:
+        for it in sec.get("items") or []:
+            n += 1
+            it.setdefault("id", f"i{n}")
+    return out
+
+
 def ensure_defaults(portal_id: int) -> dict[str, Checklist]:
     """Create the default checklists once (a portal that has any checklist keeps its own)."""
     existing = db.session.scalars(select(Checklist).where(Checklist.portal_id == portal_id)).all()
     by_name = {c.name: c for c in existing}
     if existing:
         return {key: by_name[name] for key, (name, _) in DEFAULTS.items() if name in by_name}
-    made = {key: Checklist(portal_id=portal_id, name=name, sections=sections) for key, (name, sections) in DEFAULTS.items()}
+    made = {key: Checklist(portal_id=portal_id, name=name, sections=with_item_ids(sections))
+            for key, (name, sections) in DEFAULTS.items()}
     db.session.add_all(made.values())
     db.session.flush()
     return made
