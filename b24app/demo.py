@@ -48,6 +48,24 @@ def _already_running() -> str | None:
         return None
 
 
+def _lived_in(app, portal) -> None:
+    """Topics on past calls and QA cards for the last day, so every page of the demo has something to show."""
+    from sqlalchemy import select
+
+    from .demo_history import cards_for_last_day, seed_topics
+    from .extensions import db
+    from .portals.models import Portal
+
+    try:
+        with app.app_context():
+            portal_id = db.session.scalar(select(Portal.id))
+            calls = portal.state.calls
+            seed_topics(portal_id, (calls.get(i) for i in calls.ids()))
+            cards_for_last_day(portal_id)
+    except Exception:  # the demo goes on without them
+        app.logger.exception("demo history could not be prepared")
+
+
 def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000) -> None:
     from . import create_app
     from .sandbox.server import SandboxServer
@@ -102,6 +120,7 @@ def run_demo(first_port: int = 5000, open_browser: bool = True, rows: int = 5000
         server.shutdown()
         consumer.stop()
         raise click.ClickException(f"установка в песочницу не удалась: {r.text[:300]}")
+    threading.Thread(target=_lived_in, args=(app, portal), name="demo-history", daemon=True).start()
     shell_url = portal.url + "/?user=1"  # the portal shell's home page as the admin
     STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "app_url": app_url, "portal_url": shell_url}))
     click.echo(f"Приложение: {app_url}\nПортал-песочница: {portal.url}\nОткройте в браузере: {shell_url}")

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 _KEY_PARTS = re.compile(r"\[([^\]]*)\]")
@@ -162,3 +163,13 @@ def parse_event(form_items: Iterable[tuple[str, str]]) -> PortalEvent:
         auth=auth,
         handler_id=str(tree.get("event_handler_id") or ""),
     )
+
+
+def portal_timezone(time_block: Mapping | None):
+    """The portal's UTC offset as a `timezone`, from the `time.date_start` every REST answer carries (§8.4)."""
+    raw = str((time_block or {}).get("date_start") or "")
+    try:
+        off = datetime.fromisoformat(raw).utcoffset()
+    except ValueError:
+        return None
+    return timezone(off) if off is not None else None

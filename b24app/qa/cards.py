@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 from sqlalchemy import select, update
 
+from ..bitrix import errors as E
+from ..bitrix.payloads import portal_timezone
 from ..calls.models import Call
 from ..calls.rules import REVIEW, SHORT, direction_of
 from ..extensions import db
@@ -44,10 +47,14 @@ def next_reviewer(setup: QaSetup, portal: Portal) -> int | None:
     return reviewers[(cursor - 1) % len(reviewers)]
 
 
-def card_fields(call: Call, setup: QaSetup, reviewer: int | None) -> dict:
+def card_fields(call: Call, setup: QaSetup, reviewer: int | None, tz=None) -> dict:
+    """The card's fields; times in the portal's zone `tz` when known (the title is read by people)."""
     f = setup.fields
     direction = direction_of(call.call_type or 0)
     when = call.call_start_date
+    if when is not None:
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite hands UTC back without a zone
+        when = when.astimezone(tz) if tz is not None else when
     fields = {
         "title": f"Звонок {call.phone_number or '—'}" + (f" · {when:%d.%m.%Y %H:%M}" if when else ""),
         "stageId": setup.stages["review" if call.selection == REVIEW else "short"],
@@ -87,20 +94,28 @@ def create_card(call_pk: int) -> str:
         client = client_for(portal.member_id)
         etid = setup.entity_type_id
         # A card made by a worker that died before saving its ID is found by the call ID, not doubled.
-        existing = client.call("crm.item.list", {"entityTypeId": etid, "useOriginalUfNames": "Y",
-                                                 "filter": {setup.fields["call_id"]: call.call_id},
-                                                 "select": ["id"]}).result
+        found = client.call("crm.item.list", {"entityTypeId": etid, "useOriginalUfNames": "Y",
+                                              "filter": {setup.fields["call_id"]: call.call_id}, "select": ["id"]})
+        existing = found.result
         items = (existing or {}).get("items", []) if isinstance(existing, dict) else []
         if items:
             item_id = int(items[0]["id"])
         else:
             reviewer = next_reviewer(setup, portal)
+            tz = portal_timezone(found.time)
             res = client.call("crm.item.add", {"entityTypeId": etid, "useOriginalUfNames": "Y",
-                                               "fields": card_fields(call, setup, reviewer)})
+                                               "fields": card_fields(call, setup, reviewer, tz)})
             item_id = int(res.result["item"]["id"])
         if call.crm_activity_id:
-            client.call("crm.activity.binding.add", {"activityId": call.crm_activity_id, "entityTypeId": etid,
-                                                     "entityId": item_id})
+            try:
+                client.call("crm.activity.binding.add", {"activityId": call.crm_activity_id, "entityTypeId": etid,
+                                                         "entityId": item_id})
+            except E.BitrixError as exc:
+                if exc.code != "NOT_FOUND":
+                    raise
+                # The call's activity was deleted in the CRM: the card stands without the recording link.
+                log.warning("portal=%s call %s: activity %s is gone, card %s left unbound",
+                            portal.member_id, call.call_id, call.crm_activity_id, item_id)
     except Exception:
         db.session.rollback()
         db.session.execute(update(Call).where(Call.id == call_pk, Call.qa_item_id == CLAIMED).values(qa_item_id=None))

@@ -14,7 +14,7 @@ Only the bot API lives here; what the messages say and what a click does is in `
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..bitrix import errors as E
+from ..bitrix.payloads import portal_timezone
 from ..extensions import db
 from ..models_base import utcnow
 from ..portals.models import Portal
@@ -59,13 +60,9 @@ def _client(portal: Portal):
 
 def _remember_tz(row: TopicBot, time_block: dict) -> None:
     """The portal's UTC offset from the `time.date_start` every response carries (§8.4)."""
-    raw = str((time_block or {}).get("date_start") or "")
-    try:
-        off = datetime.fromisoformat(raw).utcoffset()
-    except ValueError:
-        return
-    if off is not None:
-        row.tz_offset_minutes = int(off.total_seconds() // 60)
+    tz = portal_timezone(time_block)
+    if tz is not None:
+        row.tz_offset_minutes = int(tz.utcoffset(None).total_seconds() // 60)
 
 
 def register(portal: Portal, force: bool = False) -> TopicBot:

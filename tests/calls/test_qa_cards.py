@@ -93,3 +93,22 @@ def test_a_manager_outside_the_pilot_gets_no_card(installed, live_app):
     fire(installed, "ONVOXIMPLANTCALLEND", callend(row))
     c = calls(live_app, call_id=row["CALL_ID"])[0]
     assert c.selection == "out_of_scope" and c.qa_item_id is None
+
+
+def test_a_call_whose_activity_was_deleted_still_gets_its_card(installed, live_app):
+    row = add_stat_row(installed, CALL_TYPE="1", CALL_DURATION="95", CALL_FAILED_CODE="200", PORTAL_USER_ID="2",
+                       CRM_ACTIVITY_ID="987654")  # no such activity in the portal's CRM
+    fire(installed, "ONVOXIMPLANTCALLEND", callend(row))
+    setup = _setup(live_app)
+    mine = [i for i in _items(installed, setup) if i.get(setup.fields["call_id"]) == row["CALL_ID"]]
+    assert len(mine) == 1
+    assert calls(live_app, call_id=row["CALL_ID"])[0].qa_item_id == int(mine[0]["id"])
+
+
+def test_the_card_title_shows_the_call_time_in_the_portals_zone(installed, live_app):
+    row = add_stat_row(installed, CALL_TYPE="1", CALL_DURATION="95", CALL_FAILED_CODE="200", PORTAL_USER_ID="2")
+    fire(installed, "ONVOXIMPLANTCALLEND", callend(row))
+    setup = _setup(live_app)
+    [item] = [i for i in _items(installed, setup) if i.get(setup.fields["call_id"]) == row["CALL_ID"]]
+    local = row["CALL_START_DATE"]  # the portal's own wall clock, e.g. 2026-11-24T03:27:11+03:00
+    assert f"{local[8:10]}.{local[5:7]}.{local[:4]} {local[11:16]}" in item["title"]
