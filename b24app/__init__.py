@@ -68,7 +68,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(call_routes.bp)
     app.register_blueprint(qa_routes.bp)
     app.register_blueprint(inbox_routes.bp)
+    from .analytics import routes as analytics_routes
     from .topics import card_views, catalogue_views, prompts
+
+    app.register_blueprint(analytics_routes.bp)
 
     for topic_bp in (card_views.bp, catalogue_views.bp, prompts.bp):
         app.register_blueprint(topic_bp)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from ..bitrix import errors as E
 from ..bitrix.payloads import PayloadError, parse_frame_request
@@ -82,7 +81,3 @@ def revoke_role(grant_id: int):
     return redirect(url_for("portals.settings", ft=g.frame_token, msg="roles.revoked"), 303)
 
 
-@bp.route("/b24/reports", methods=["GET", "POST"])
-@placement_view
-def reports():
-    return render_template("portals/placeholder.html", title=_("Качество звонков: отчёты"), details=None)
