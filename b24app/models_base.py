@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer
+from sqlalchemy import DateTime, ForeignKey, Integer, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator):
+    """A moment in time, stored in UTC and read back aware on every database.
+
+    SQLite keeps only the digits (no zone), so without this a value read back from SQLite is naive
+    while the same value from PostgreSQL is aware, and every caller would have to guess which.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 def portal_fk() -> Mapped[int]:
@@ -18,4 +43,20 @@ def portal_fk() -> Mapped[int]:
 
 
 def created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    return mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+
+
+def row_for_portal(model, portal_id: int, **defaults):
+    """The one row of `model` a portal has (settings and the like), made on first use.
+
+    Two processes may make it at once: the loser's insert hits the unique key and reads the winner's row.
+    """
+    row = db.session.scalar(select(model).where(model.portal_id == portal_id))
+    if row is None:
+        db.session.add(model(portal_id=portal_id, **defaults))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+        row = db.session.scalar(select(model).where(model.portal_id == portal_id))
+    return row

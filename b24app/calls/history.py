@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from huey import crontab
@@ -48,9 +48,8 @@ def run_import(run_id: int) -> str:
         db.session.commit()
         return run.status
     client = client_for(portal.member_id)
-    since = run.date_from if run.date_from.tzinfo else run.date_from.replace(tzinfo=UTC)  # SQLite drops the zone
     # With its offset: a time without one is read by the portal in the portal's own zone.
-    flt = {">=CALL_START_DATE": since.isoformat()}
+    flt = {">=CALL_START_DATE": run.date_from.isoformat()}
     if run.rows_expected is None:
         run.rows_expected = int(client.call("voximplant.statistic.get", {"FILTER": flt, "start": 0}).total or 0)
     run.status, run.started_at, run.error = "running", run.started_at or utcnow(), ""

@@ -8,7 +8,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import created_at, portal_fk, utcnow
+from ..models_base import UtcDateTime, created_at, portal_fk, utcnow
 
 
 class Call(db.Model):
@@ -41,7 +40,7 @@ class Call(db.Model):
     phone_number: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     portal_number: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     portal_user_id: Mapped[int | None] = mapped_column(Integer)
-    call_start_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    call_start_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration: Mapped[int | None] = mapped_column(Integer)
     failed_code: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     failed_reason: Mapped[str] = mapped_column(String(255), nullable=False, default="")
@@ -52,8 +51,8 @@ class Call(db.Model):
     crm_entity_id: Mapped[int | None] = mapped_column(BigInteger)
     crm_activity_id: Mapped[int | None] = mapped_column(BigInteger)
     rest_app_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-    ring_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))      # CALLINIT
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # CALLSTART
+    ring_at: Mapped[datetime | None] = mapped_column(UtcDateTime())      # CALLINIT
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # CALLSTART
     answered_by: Mapped[int | None] = mapped_column(Integer)
     ended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)     # CALLEND or a statistics row
     enriched: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # statistics row read
@@ -61,9 +60,9 @@ class Call(db.Model):
     conversation: Mapped[int | None] = mapped_column(Integer)
     selection: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     qa_item_id: Mapped[int | None] = mapped_column(BigInteger)
-    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set by scoring; locks the topic
+    scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by scoring; locks the topic
     created_at: Mapped[datetime] = created_at()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     @property
     def wait_seconds(self) -> float | None:
@@ -82,7 +81,7 @@ class CallSettings(db.Model):
     portal_id: Mapped[int] = portal_fk()
     rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     import_days: Mapped[int] = mapped_column(Integer, nullable=False, default=90)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ImportRun(db.Model):
@@ -93,12 +92,12 @@ class ImportRun(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = portal_fk()
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")  # queued running done failed
-    date_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    date_from: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     resume_from: Mapped[int | None] = mapped_column(BigInteger)
     rows_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rows_expected: Mapped[int | None] = mapped_column(Integer)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = created_at()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from ..extensions import db
+from ..models_base import row_for_portal
 from ..portals.lifecycle import after_install
 from ..portals.models import Portal
 from .history import start_import
@@ -12,12 +10,7 @@ from .models import CallSettings
 
 
 def settings_for(portal_id: int) -> CallSettings:
-    row = db.session.scalar(select(CallSettings).where(CallSettings.portal_id == portal_id))
-    if row is None:
-        row = CallSettings(portal_id=portal_id, rules={}, import_days=90)
-        db.session.add(row)
-        db.session.commit()
-    return row
+    return row_for_portal(CallSettings, portal_id, rules={}, import_days=90)
 
 
 def _import_history(portal: Portal) -> None:

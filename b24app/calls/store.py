@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models_base import utcnow
+from ..models_base import UtcDateTime, utcnow
 from ..portals.models import PortalUser
 from . import facts
 from .models import Call, CallSettings
@@ -77,7 +77,7 @@ def _sqlite_datetime(value: datetime) -> str:
 
 
 def _bind_processor(type_, dialect):
-    if dialect.name == "sqlite" and isinstance(type_, DateTime):
+    if dialect.name == "sqlite" and isinstance(type_, UtcDateTime):
         return _sqlite_datetime
     return type_._cached_bind_processor(dialect)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import created_at, portal_fk
+from ..models_base import UtcDateTime, created_at, portal_fk
 
 NEW, PROCESSING, DONE, FAILED = "new", "processing", "done", "failed"
 
@@ -26,4 +26,4 @@ class InboxEvent(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     received_at: Mapped[datetime] = created_at()
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

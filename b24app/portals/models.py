@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import created_at, portal_fk, utcnow
+from ..models_base import UtcDateTime, created_at, portal_fk, utcnow
 
 ROLES = ("admin", "director", "qa")  # "manager" is everyone's baseline and is not stored
 
@@ -35,11 +35,11 @@ class Portal(db.Model):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=STATUS_ACTIVE)
     status_reason: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     installer_user_id: Mapped[int | None] = mapped_column(Integer)
-    installed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    installed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    purge_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = created_at()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     @property
     def origin(self) -> str:
@@ -65,7 +65,7 @@ class PortalUser(db.Model):
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     departments: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class PortalDepartment(db.Model):

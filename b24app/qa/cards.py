@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 
 from sqlalchemy import select, update
 
@@ -52,9 +51,8 @@ def card_fields(call: Call, setup: QaSetup, reviewer: int | None, tz=None) -> di
     f = setup.fields
     direction = direction_of(call.call_type or 0)
     when = call.call_start_date
-    if when is not None:
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite hands UTC back without a zone
-        when = when.astimezone(tz) if tz is not None else when
+    if when is not None and tz is not None:
+        when = when.astimezone(tz)
     fields = {
         "title": f"Звонок {call.phone_number or '—'}" + (f" · {when:%d.%m.%Y %H:%M}" if when else ""),
         "stageId": setup.stages["review" if call.selection == REVIEW else "short"],

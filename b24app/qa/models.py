@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import created_at, portal_fk, utcnow
+from ..models_base import UtcDateTime, created_at, portal_fk, utcnow
 
 
 class QaSetup(db.Model):
@@ -23,7 +23,7 @@ class QaSetup(db.Model):
     stages: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # review/done/short/skipped → STATUS_ID
     fields: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # key → UF_CRM_<id>_<POSTFIX>
     reviewer_cursor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Checklist(db.Model):
@@ -38,4 +38,4 @@ class Checklist(db.Model):
     sections: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = created_at()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

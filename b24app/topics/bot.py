@@ -18,13 +18,11 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..bitrix import errors as E
 from ..bitrix.payloads import portal_timezone
 from ..extensions import db
-from ..models_base import utcnow
+from ..models_base import row_for_portal, utcnow
 from ..portals.models import Portal
 from ..portals.rest import client_for
 from .models import TopicBot
@@ -43,15 +41,7 @@ class BotUnavailable(Exception):
 
 
 def state_for(portal_id: int) -> TopicBot:
-    row = db.session.scalar(select(TopicBot).where(TopicBot.portal_id == portal_id))
-    if row is None:
-        db.session.add(TopicBot(portal_id=portal_id))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-        row = db.session.scalar(select(TopicBot).where(TopicBot.portal_id == portal_id))
-    return row
+    return row_for_portal(TopicBot, portal_id)
 
 
 def _client(portal: Portal):
@@ -113,10 +103,6 @@ def usable_bot(portal: Portal) -> TopicBot:
     row = state_for(portal.id)
     if row.status == "unavailable":
         checked = row.checked_at
-        if checked is not None and checked.tzinfo is None:
-            from datetime import UTC
-
-            checked = checked.replace(tzinfo=UTC)
         if checked is not None and utcnow() - checked < RECHECK_AFTER:
             raise BotUnavailable(row.error)
     if row.status != "active" or not row.bot_id:

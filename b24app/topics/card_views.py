@@ -40,23 +40,12 @@ def _client_options(opts: dict) -> dict:
     return keep
 
 
-_TEXTS: dict[tuple[str, str], str] = {}
-
-
-def _text(key: str) -> str:
-    """message(key) for the viewer's language, kept: message() translates its whole table on every call."""
-    lang = g.viewer.lang if g.get("viewer") is not None else "ru"
-    if (key, lang) not in _TEXTS:
-        _TEXTS[(key, lang)] = message(key)
-    return _TEXTS[(key, lang)]
-
-
 def _privileged(viewer) -> bool:
     return viewer.has("admin") or viewer.has("qa")
 
 
 def _refused(key: str, status: int):
-    return jsonify(error=_text(key), key=key), status
+    return jsonify(error=message(key), key=key), status
 
 
 @bp.route("/b24/call-card", methods=["GET", "POST"])
@@ -66,7 +55,7 @@ def call_card():
     opts = g.placement.options if g.get("placement") else {"CALL_ID": request.args.get("call_id", "")}
     call_id = str(opts.get("CALL_ID") or "").strip()
     if not call_id or len(call_id) > 128:
-        return render_template("error.html", text=_text("topics.bad_call")), 400
+        return render_template("error.html", text=message("topics.bad_call")), 400
     topics = service.ranked_for(v.portal_id, v.user_id)
     chosen = service.topic_of(v.portal_id, call_id)
     current = None
@@ -86,7 +75,7 @@ def call_card():
     ref = _ref_serializer().dumps({"p": v.portal_id, "o": _client_options(opts)})
     return render_template(
         "topics/call_card.html", viewer=v, call_id=call_id, topics=topics, current=current,
-        blocked=_text(blocked) if blocked else None, phone=phone if phone.lower() != "hidden" else "",
+        blocked=message(blocked) if blocked else None, phone=phone if phone.lower() != "hidden" else "",
         phone_hidden=phone.lower() == "hidden", state=state if state in STATES else "",
         direction=direction if direction in DIRECTIONS else "", show_search=len(topics) >= SEARCH_FROM,
         local=client_info.local_time_for_phone(phone, v.lang), client_ref=ref,
@@ -114,7 +103,7 @@ def choose_topic():
         return _refused(exc.key, exc.status)
     t = service.topic(v.portal_id, chosen.topic_id)
     return jsonify(ok=True, changed=changed, call_id=chosen.call_id, topic_id=chosen.topic_id,
-                   topic=t.name if t else "", message=_text("card.saved"))
+                   topic=t.name if t else "", message=message("card.saved"))
 
 
 @bp.get("/b24/call-card/client")
@@ -133,5 +122,5 @@ def client_summary():
         current_app.logger.warning("call card: the portal did not answer the client summary (%s)", v.member_id)
         return _refused("card.portal_unavailable", 503)
     if not out.get("found"):
-        out = {**out, "message": _text("card.no_client")}
+        out = {**out, "message": message("card.no_client")}
     return jsonify(out)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models_base import created_at, portal_fk, utcnow
+from ..models_base import UtcDateTime, created_at, portal_fk, utcnow
 
 
 class Topic(db.Model):
@@ -26,7 +26,7 @@ class Topic(db.Model):
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = created_at()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class CallTopic(db.Model):
@@ -45,7 +45,7 @@ class CallTopic(db.Model):
     topic_id: Mapped[int] = mapped_column(Integer, ForeignKey("topics.id", ondelete="CASCADE"), nullable=False)
     chosen_by: Mapped[int | None] = mapped_column(Integer)       # portal user ID
     source: Mapped[str] = mapped_column(String(16), nullable=False, default="card")  # card chat settings
-    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    chosen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
 
 
 class TopicSettings(db.Model):
@@ -60,7 +60,7 @@ class TopicSettings(db.Model):
     prompt_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     reminder_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=30)  # 0 = no reminder
     digest_hour: Mapped[int | None] = mapped_column(Integer, default=18)                # portal-local hour; None = off
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class TopicBot(db.Model):
@@ -75,11 +75,11 @@ class TopicBot(db.Model):
     command_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="none")  # none active unavailable
     error: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     event_offset: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # imbot.v2.Event.get cursor
     tz_offset_minutes: Mapped[int | None] = mapped_column(Integer)   # from the portal's `time.date_start`
     digest_on: Mapped[str] = mapped_column(String(10), nullable=False, default="")  # portal-local date of the last digest
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class TopicPrompt(db.Model):
@@ -102,13 +102,13 @@ class TopicPrompt(db.Model):
     channel: Mapped[str] = mapped_column(String(8), nullable=False, default="")  # bot | notify
     message_id: Mapped[int | None] = mapped_column(Integer)
     page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     topic_id: Mapped[int | None] = mapped_column(Integer)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = created_at()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

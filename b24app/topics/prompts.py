@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_babel import force_locale
@@ -70,10 +70,6 @@ OPEN = (SENT, NOTIFIED, FAILED)      # delivered (or given up) and still without
 NOT_DONE = (PENDING, SENDING, SENT, NOTIFIED, FAILED)
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
-
-
 # --- which calls, and claiming the prompt ------------------------------------------------------------
 
 def needs_topic(call: Call | None, portal: Portal | None, settings: TopicSettings | None = None) -> bool:
@@ -85,8 +81,8 @@ def needs_topic(call: Call | None, portal: Portal | None, settings: TopicSetting
         return False
     if call.source == "import":
         return False  # the 90-day history: never prompt for it
-    installed = _aware(portal.installed_at)
-    start = _aware(call.call_start_date)
+    installed = portal.installed_at
+    start = call.call_start_date
     if call.source != "event" and installed and start and start + timedelta(seconds=call.duration or 0) < installed:
         return False  # a statistics row of a call that was over before the app was there
     settings = settings or service.settings_for(portal.id)
@@ -140,7 +136,7 @@ def catch_up(now: datetime) -> int:
     made = 0
     for portal_id, call_id, stored_at in db.session.execute(q).all():
         # The call ended before the app stored it: a grace period after that at the latest.
-        if claim(portal_id, call_id, due_at=max(now, _aware(stored_at) + GRACE)) is not None:
+        if claim(portal_id, call_id, due_at=max(now, stored_at + GRACE)) is not None:
             made += 1
     return made
 
@@ -173,7 +169,7 @@ def call_line(portal: Portal, call: Call | None, call_id: str, bb: bool = True) 
     if bb and path and call.crm_entity_id:
         client = f"[URL={portal.origin}/crm/{path}/details/{call.crm_entity_id}/]{client}[/URL]"
     parts = [direction, client]
-    start = _aware(call.call_start_date)
+    start = call.call_start_date
     if start is not None:
         parts.append(start.astimezone(_tz(portal.id)).strftime("%d.%m %H:%M"))
     parts.append(_duration(call.conversation if call.conversation is not None else call.duration))

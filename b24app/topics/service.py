@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..calls.models import Call
 from ..extensions import db
 from ..jobs import app_task
-from ..models_base import utcnow
+from ..models_base import row_for_portal, utcnow
 from ..qa.checklists import checklist
 from ..qa.checklists import ensure_defaults as ensure_checklists
 from .models import CallTopic, Topic, TopicSettings
@@ -46,16 +46,7 @@ class TopicRefused(Exception):
 
 
 def settings_for(portal_id: int) -> TopicSettings:
-    row = db.session.scalar(select(TopicSettings).where(TopicSettings.portal_id == portal_id))
-    if row is None:
-        row = TopicSettings(portal_id=portal_id)
-        db.session.add(row)
-        try:
-            db.session.commit()
-        except IntegrityError:  # another process made it first
-            db.session.rollback()
-            row = db.session.scalar(select(TopicSettings).where(TopicSettings.portal_id == portal_id))
-    return row
+    return row_for_portal(TopicSettings, portal_id)
 
 
 def ensure_defaults(portal_id: int) -> list[Topic]:
