@@ -97,7 +97,8 @@ def make_sandbox(live_app):
     started = []
 
     def make(install: bool = False, **settings):
-        opts = {"rate": 50.0, "burst": 100, "handler_path": "/b24/app", **settings}
+        # History inside the app's 90-day import window whatever the time of day (day -90 starts at midnight).
+        opts = {"rate": 50.0, "burst": 100, "handler_path": "/b24/app", "calls_days": 60, **settings}
         srv = SandboxServer(SandboxSettings(app_url=live_app.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                             **opts))
         srv.start()

@@ -19,6 +19,7 @@ from ..portals.models import STATUS_ACTIVE, Portal
 from ..portals.rest import client_for
 from ..qa.cards import queue_for
 from . import store
+from .bulk import CallWriter
 from .models import Call, ImportRun
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,12 @@ def run_import(run_id: int) -> str:
     db.session.commit()
     rules, departments = store.rules_for(portal.id), store.user_departments(portal.id)
     portal_id, member_id = portal.id, portal.member_id
-    writer = _Writer(current_app._get_current_object(), run.id)
-    dialect = db.engine.dialect
+    writer = _Writer(current_app._get_current_object(), run.id, portal_id)
 
     def on_rows(rows: list[dict]) -> None:
-        values = store.statistics_values(rows, rules, departments)
+        values = store.statistics_rows(rows, rules, departments)
         if values:
-            writer.put(store.upsert_statements(dialect, portal_id, values, update=store.STAT_UPDATE, source="import"))
+            writer.put(values)
 
     try:
         client.export("voximplant.statistic.get", {"FILTER": flt}, on_rows=on_rows, resume_from=run.resume_from)
@@ -82,29 +82,41 @@ def run_import(run_id: int) -> str:
 
 
 class _Writer:
-    """Writes prepared batches on its own thread and connection while the export reads on.
+    """Writes converted rows on its own thread and connection while the export reads on.
 
     The driver leaves the GIL while the database works, so reading, converting and writing overlap.
-    Rows and the progress they make are committed together, about `COMMIT_ROWS` at a time (sooner
-    when the reader has nothing more yet): small transactions rewrite the same index pages again
-    and again. The queue is short, which bounds memory and makes a slow database slow the reader
-    down instead of piling rows up.
+    Rows and the progress they make are committed together, `COMMIT_ROWS` at a time (sooner when the
+    reader has nothing more yet): small transactions rewrite the same index pages again and again.
+    The queue is short, which bounds memory and makes a slow database slow the reader down instead
+    of piling rows up.
     """
 
-    COMMIT_ROWS = 10_000
+    COMMIT_ROWS = 50_000
+    QUEUED = 8  # prepared batch answers waiting for the writer (a few MB)
+    # SQLite, for the writer's connection only: the import touches the whole of the unique CALL_ID
+    # index (the default cache is 2 MB), and checkpoints that come every 4 MB of WAL rewrite the same
+    # index pages into the database file again and again.
+    SQLITE_PRAGMAS = {"cache_size": (-32_768, -2_000), "wal_autocheckpoint": (10_000, 1_000)}
 
-    def __init__(self, app, run_id: int):
+    def __init__(self, app, run_id: int, portal_id: int):
         self.app, self.run_id = app, run_id
-        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        with app.app_context():
+            dialect = db.engine.dialect.name
+        self.out = CallWriter(dialect, portal_id, store.IMPORT_COLUMNS, update=store.STAT_UPDATE, source="import")
+        self.queue: queue.Queue = queue.Queue(maxsize=self.QUEUED)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="import-writer", daemon=True)
         self.thread.start()
         self.closed = False
 
-    def put(self, statements: list[tuple[str, tuple, int]]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(statements)
+    def put(self, rows: list[tuple]) -> None:
+        """Hand rows over (prepared here, on the reader's thread); the writer commits every `COMMIT_ROWS`."""
+        for start in range(0, len(rows), self.COMMIT_ROWS):
+            if self.error is not None:
+                raise self.error
+            part = rows[start:start + self.COMMIT_ROWS]
+            work = self.out.prepare(part)
+            self.queue.put((len(part), work))
 
     def close(self) -> None:
         if not self.closed:
@@ -116,46 +128,58 @@ class _Writer:
             raise err
 
     def _loop(self) -> None:
+        with self.app.app_context(), db.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                for name, (value, _) in self.SQLITE_PRAGMAS.items():
+                    conn.exec_driver_sql(f"PRAGMA {name} = {value}")
+            try:
+                self._consume(conn)
+            finally:
+                if sqlite:  # the connection goes back to the pool as it came
+                    for name, (_, value) in self.SQLITE_PRAGMAS.items():
+                        conn.exec_driver_sql(f"PRAGMA {name} = {value}")
+
+    def _consume(self, conn) -> None:
         progress = update(ImportRun).where(ImportRun.id == self.run_id)
+        out = self.out
         pending = 0  # rows written in the open transaction
 
         def commit() -> None:
             nonlocal pending
             if pending:
+                out.flush(conn)
                 conn.execute(progress.values(rows_done=ImportRun.rows_done + pending, heartbeat_at=utcnow()))
                 conn.commit()
                 pending = 0
 
-        with self.app.app_context(), db.engine.connect() as conn:
-            while (item := self.queue.get()) is not None:  # the statements of one batch answer
-                if self.error is not None:
-                    continue  # drain, so the reader never blocks on a dead writer
-                try:
-                    for sql, params, rows in item:
-                        if not pending and conn.dialect.name == "postgresql":
-                            # Safe to skip the flush wait: a crash loses at most the last commits, which
-                            # the resumed import reads again; it never corrupts anything.
-                            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                        self._write(conn, sql, params)
-                        pending += rows
-                        if pending >= self.COMMIT_ROWS:
-                            commit()
-                    if self.queue.empty():
-                        commit()
-                except BaseException as exc:  # handed to the reader, which stops the export
-                    conn.rollback()
-                    pending = 0
-                    self.error = exc
-            if self.error is None:
-                try:
+        while (item := self.queue.get()) is not None:  # the prepared rows of (part of) one batch answer
+            count, work = item
+            if self.error is not None:
+                continue  # drain, so the reader never blocks on a dead writer
+            try:
+                if not pending and conn.dialect.name == "postgresql":
+                    # Safe to skip the flush wait: a crash loses at most the last commits, which
+                    # the resumed import reads again; it never corrupts anything.
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                self._write(out, conn, work)
+                pending += count
+                if pending >= self.COMMIT_ROWS or self.queue.empty():
                     commit()
-                except BaseException as exc:
-                    conn.rollback()
-                    self.error = exc
+            except BaseException as exc:  # handed to the reader, which stops the export
+                conn.rollback()
+                pending = 0
+                self.error = exc
+        if self.error is None:
+            try:
+                commit()
+            except BaseException as exc:
+                conn.rollback()
+                self.error = exc
 
     @staticmethod
-    def _write(conn, sql: str, params: tuple) -> None:
-        store.execute_statement(conn, sql, params)
+    def _write(out: CallWriter, conn, work: list) -> None:
+        out.add(conn, work, prepared=True)
 
 
 def reconcile(portal: Portal) -> int:

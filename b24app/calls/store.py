@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-from datetime import UTC, datetime
-
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models_base import UtcDateTime, utcnow
 from ..portals.models import PortalUser
-from . import facts
+from . import bulk, facts
 from .models import Call, CallSettings
 from .rules import CallFacts, Rules, classify
 
+# What a statistics row fills, in the order `statistics_rows` returns it.
+IMPORT_COLUMNS = facts.STAT_ROW + ("ended", "enriched", "conversation", "selection")
 # Columns a statistics row overwrites (event-only ones, like ring and answer times, are kept).
-STAT_UPDATE = facts.STAT_COLUMNS + ("ended", "enriched", "conversation", "selection")
+STAT_UPDATE = IMPORT_COLUMNS[1:]
 ROBOT_REASONS = ("voicemail", "автоответчик", "robot", "робот", "ivr")
 _NO_DEPARTMENTS: frozenset[int] = frozenset()
+_ROBOT: dict[str, bool] = {}  # CALL_FAILED_REASON texts repeat: a handful per portal
 
 
 def rules_for(portal_id: int) -> Rules:
@@ -35,134 +35,82 @@ def user_departments(portal_id: int) -> dict[int, set[int]]:
     return {uid: set(deps or []) for uid, deps in rows}
 
 
+def answered_by_robot(reason: str | None) -> bool:
+    if not reason:
+        return False
+    robot = _ROBOT.get(reason)
+    if robot is None:
+        low = reason.lower()
+        robot = _ROBOT[reason] = any(w in low for w in ROBOT_REASONS)
+        if len(_ROBOT) > 10_000:  # free text on some PBXs: keep the memo bounded
+            _ROBOT.clear()
+    return robot
+
+
+def _decision(call_type, duration, failed_code, line, user_id, reason, rules: Rules,
+              departments: dict[int, set[int]]) -> tuple[int, str]:
+    facts_ = CallFacts(call_type, duration or 0, failed_code or "", line or "", user_id, answered_by_robot(reason))
+    d = classify(facts_, rules, departments.get(user_id or 0, _NO_DEPARTMENTS))
+    return d.conversation, d.outcome
+
+
 def decide(values: dict, rules: Rules, departments: dict[int, set[int]]) -> None:
     """Fill `conversation` and `selection` for a row that has its final facts."""
     if values.get("call_type") is None:
         return
-    reason = (values.get("failed_reason") or "").lower()
-    robot = bool(reason) and any(w in reason for w in ROBOT_REASONS)
-    facts = CallFacts(call_type=values["call_type"], duration=values.get("duration") or 0,
-                      failed_code=values.get("failed_code") or "", line=values.get("portal_number") or "",
-                      user_id=values.get("portal_user_id"),
-                      answered_by_robot=robot)
-    d = classify(facts, rules, departments.get(values.get("portal_user_id") or 0, _NO_DEPARTMENTS))
-    values["conversation"], values["selection"] = d.conversation, d.outcome
+    values["conversation"], values["selection"] = _decision(
+        values["call_type"], values.get("duration"), values.get("failed_code"), values.get("portal_number"),
+        values.get("portal_user_id"), values.get("failed_reason"), rules, departments)
 
 
-ROWS_PER_STATEMENT = 500  # × ~30 columns stays under SQLite's 32 766 and PostgreSQL's 65 535 parameters
-_SHAPES: dict[tuple, tuple[str, str, list]] = {}
-# Driver SQL skips the model's Python defaults, so a new row takes them from here.
-_DEFAULTS = {c.name: c.default.arg for c in Call.__table__.c
-             if c.default is not None and c.default.is_scalar and c.name not in ("source",)}
-
-
-def _shape(dialect, columns: tuple[str, ...], update: tuple[str, ...]) -> tuple[str, str, list]:
-    """(head, tail, bind processors) of the multi-row upsert for one set of columns, built once."""
-    key = (dialect.name, columns, update)
-    if key not in _SHAPES:
-        table = Call.__table__
-        head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-        tail = (" ON CONFLICT (portal_id, call_id) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in update))
-        procs = [_bind_processor(table.c[c].type, dialect) for c in columns]
-        _SHAPES[key] = (head, tail, procs)
-    return _SHAPES[key]
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    """What SQLAlchemy stores for a DateTime in SQLite, in UTC, at a fraction of its formatter's cost."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
-def _bind_processor(type_, dialect):
-    if dialect.name == "sqlite" and isinstance(type_, UtcDateTime):
-        return _sqlite_datetime
-    return type_._cached_bind_processor(dialect)
-
-
-@functools.lru_cache(maxsize=64)
-def _values_sql(dialect_name: str, width: int, n: int) -> str:
-    if dialect_name == "postgresql":  # numbered, for a raw cursor: psycopg would re-parse each long query
-        return ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(n))
-    return ", ".join(["(" + ", ".join(["?"] * width) + ")"] * n)
-
-
-def upsert_statements(dialect, portal_id: int, rows: list[dict], *, update: tuple[str, ...],
-                      source: str) -> list[tuple[str, tuple, int]]:
-    """Driver statements that insert or update `rows` by CALL_ID; only the `update` columns of an existing row change.
-
-    Several hundred rows go in one multi-row statement with flat parameters: the import writes
-    millions of rows, and a statement per row (or a Core statement per batch) costs more than the
-    database work itself, and hands the GIL back and forth once per row.
-    """
-    now = utcnow()
-    extra = {"portal_id": portal_id, "source": source, "created_at": now, "updated_at": now, **_DEFAULTS}
-    columns = tuple(rows[0]) + tuple(k for k in extra if k not in rows[0])
-    head, tail, procs = _shape(dialect, columns, tuple(update) + ("updated_at",))
-    n_row = len(rows[0])
-    fixed = [proc(v) if proc is not None else v
-             for v, proc in zip((extra[c] for c in columns[n_row:]), procs[n_row:], strict=True)]
-    conv = [(i, p) for i, p in enumerate(procs[:n_row]) if p is not None]
-    width = len(columns)
+def statistics_rows(rows: list[dict], rules: Rules, departments: dict[int, set[int]]) -> list[tuple]:
+    """voximplant.statistic.get rows → complete, classified values in `IMPORT_COLUMNS` order (no CALL_ID: dropped)."""
     out = []
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start:start + ROWS_PER_STATEMENT]
-        flat: list = []
-        for r in chunk:
-            values = [r[c] for c in columns[:n_row]]
-            for i, proc in conv:
-                if values[i] is not None:
-                    values[i] = proc(values[i])
-            flat += values
-            flat += fixed
-        out.append((head + _values_sql(dialect.name, width, len(chunk)) + tail, tuple(flat), len(chunk)))
+    row_of = facts.statistic_row
+    for r in rows:
+        t = row_of(r)
+        if not t[0]:
+            continue
+        # call_type, duration, failed_code, portal_number, portal_user_id, failed_reason by STAT_ROW position
+        if t[2] is None:
+            out.append(t + (True, True, None, ""))
+        else:
+            out.append(t + (True, True) + _decision(t[2], t[7], t[8], t[4], t[5], t[9], rules, departments))
     return out
 
 
-def execute_statement(conn, sql: str, params: tuple) -> None:
-    """Run one statement of `upsert_statements` on an SQLAlchemy connection."""
-    if conn.dialect.name == "postgresql":
-        import psycopg
+def statistics_values(rows: list[dict], rules: Rules, departments: dict[int, set[int]]) -> list[dict]:
+    """The same as `statistics_rows`, by column name."""
+    return [dict(zip(IMPORT_COLUMNS, t, strict=True)) for t in statistics_rows(rows, rules, departments)]
 
-        with psycopg.RawCursor(conn.connection.driver_connection) as cur:
-            cur.execute(sql, params, prepare=True)  # one plan per statement shape, not one per 500 rows
-    else:
-        conn.exec_driver_sql(sql, params)
+
+def save_statistics(portal_id: int, rows: list[dict], source: str, rules: Rules,
+                    departments: dict[int, set[int]], commit: bool = True) -> list[dict]:
+    """Store voximplant.statistic.get rows as complete, classified calls; return their column values."""
+    values = statistics_rows(rows, rules, departments)
+    if values:
+        conn = db.session.connection()
+        writer = bulk.CallWriter(conn.dialect.name, portal_id, IMPORT_COLUMNS, update=STAT_UPDATE, source=source)
+        writer.add(conn, values)
+        writer.flush(conn)
+        if commit:
+            db.session.commit()
+    return [dict(zip(IMPORT_COLUMNS, t, strict=True)) for t in values]
 
 
 def upsert(portal_id: int, rows: list[dict], *, update: tuple[str, ...], source: str, commit: bool = True) -> None:
-    """Insert or update calls by CALL_ID; only the `update` columns of an existing row change."""
+    """Insert or update a few calls by CALL_ID (events); only the `update` columns of an existing row change."""
     if not rows:
         return
     conn = db.session.connection()
-    for sql, params, _ in upsert_statements(conn.dialect, portal_id, rows, update=update, source=source):
-        execute_statement(conn, sql, params)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Call).values([{**r, "portal_id": portal_id, "source": source} for r in rows])
+    stmt = stmt.on_conflict_do_update(index_elements=["portal_id", "call_id"],
+                                      set_={c: stmt.excluded[c] for c in (*update, "updated_at")})
+    conn.execute(stmt)
     if commit:
         db.session.commit()
 
 
 def call_by_call_id(portal_id: int, call_id: str) -> Call | None:
     return db.session.scalar(select(Call).where(Call.portal_id == portal_id, Call.call_id == call_id))
-
-
-def statistics_values(rows: list[dict], rules: Rules, departments: dict[int, set[int]]) -> list[dict]:
-    """voximplant.statistic.get rows → complete, classified column values (rows without CALL_ID dropped)."""
-    values = []
-    for r in rows:
-        v = facts.from_statistic(r)
-        if not v["call_id"]:
-            continue
-        v["ended"] = v["enriched"] = True
-        decide(v, rules, departments)
-        values.append(v)
-    return values
-
-
-def save_statistics(portal_id: int, rows: list[dict], source: str, rules: Rules,
-                    departments: dict[int, set[int]], commit: bool = True) -> list[dict]:
-    """Store voximplant.statistic.get rows as complete, classified calls; return their column values."""
-    values = statistics_values(rows, rules, departments)
-    upsert(portal_id, values, update=STAT_UPDATE, source=source, commit=commit)
-    return values

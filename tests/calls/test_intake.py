@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from b24app.calls import history, store
+from b24app.calls import history
 from b24app.calls.models import Call, ImportRun
 from b24app.extensions import db
 from b24app.portals.models import Portal
@@ -91,7 +91,7 @@ def test_an_import_that_dies_halfway_and_restarts_stores_every_call_once(install
         db.session.query(Call).delete()
         db.session.query(ImportRun).delete()
         db.session.commit()
-    real = history._Writer._write  # one multi-row statement, committed with its progress
+    real = history._Writer._write  # COMMIT_ROWS rows, committed with their progress
     seen = {"n": 0}
 
     def crash_after_first(*a, **kw):
@@ -100,8 +100,7 @@ def test_an_import_that_dies_halfway_and_restarts_stores_every_call_once(install
             raise RuntimeError("worker killed")
         return real(*a, **kw)
 
-    monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 50)  # several commits even for a small portal
-    monkeypatch.setattr(history._Writer, "COMMIT_ROWS", 50)
+    monkeypatch.setattr(history._Writer, "COMMIT_ROWS", 50)  # several commits even for a small portal
     monkeypatch.setattr(history._Writer, "_write", staticmethod(crash_after_first))
     with live_app.ctx():
         run = history.start_import(db.session.get(Portal, pid), 90)

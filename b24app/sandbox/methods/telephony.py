@@ -27,6 +27,13 @@ NUMERIC = {"ID", "PORTAL_USER_ID", "INCOMING", "CALL_DURATION", "CALL_VOTE", "CR
 _ROW_FIELD = {"INCOMING": "CALL_TYPE", "CALL_WEBDAV_ID": "RECORD_FILE_ID"}
 
 Predicate = Callable[[tuple], bool]
+_NEVER_NULL = ("ID", "CALL_START_DATE")  # row_tuple stores an int ID and a float start (0.0 when unknown)
+_SLOT_COMPARE = {
+    "<": lambda i, t: lambda row: row[i] < t,
+    "<=": lambda i, t: lambda row: row[i] <= t,
+    ">": lambda i, t: lambda row: row[i] > t,
+    ">=": lambda i, t: lambda row: row[i] >= t,
+}
 
 
 class Compiled:
@@ -45,6 +52,12 @@ class Compiled:
             return None
         if len(tests) == 1:
             return tests[0]
+        if len(tests) == 2:  # an export window's ID bounds, or a date and one bound: no generator per row
+            a, b = tests
+            return lambda row: a(row) and b(row)
+        if len(tests) == 3:
+            a, b, c = tests
+            return lambda row: a(row) and b(row) and c(row)
         return lambda row: all(t(row) for t in tests)
 
 
@@ -107,6 +120,10 @@ def _condition(op: str, field: str, value: Any, tz) -> Predicate | None:
     if op in ("!", "!="):
         wanted = set(targets)
         return lambda row: (v := value_of(row)) is not None and v not in wanted
+    if op in ("<", "<=", ">", ">=") and len(targets) == 1 and field in _NEVER_NULL:
+        # ID and the start time are numbers in every stored row: compare the slot itself (exports
+        # filter every row of every window on these).
+        return _SLOT_COMPARE[op](COLUMNS[field], targets[0])
     if op in ("<", "<=", ">", ">="):
         compare = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}[op]
         if field in NUMERIC or is_date:
