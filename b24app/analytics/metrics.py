@@ -1,0 +1,224 @@
+"""The one definition of every call figure (DESIGN §5, REQUIREMENTS K1, K5, A1–A3): dashboards,
+exports and chat summaries all read them from here. Unknown is None ("no data"), never 0."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, select
+
+from ..calls.models import Call
+from ..calls.rules import ANSWERED_CODE, INCOMING_TYPES, OUTGOING_TYPES
+from ..extensions import db
+from ..models_base import utcnow
+
+GROUPS = {"user": Call.portal_user_id, "line": Call.portal_number}
+_PHONES_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end): moments, aware."""
+
+    start: datetime
+    end: datetime
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one (every figure is compared with it)."""
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    success_seconds: int = 30        # successful = connected with conversation above this (K5, A1)
+    callback_hours: int = 24         # a missed call not called back within this is lost
+    service_level_seconds: int = 20  # accepted within this many seconds of ringing counts for SL
+
+
+@dataclass
+class Figures:
+    """One period's figures for one scope (the whole portal, a manager, a line)."""
+
+    incoming: int = 0
+    accepted: int = 0
+    missed: int = 0
+    lost: int = 0                # missed, not called back within the window, window closed
+    recovered: int = 0           # missed and called back within the window
+    awaiting_callback: int = 0   # missed, window still open: «ждёт перезвона»
+    outgoing: int = 0
+    outgoing_connected: int = 0
+    successful_incoming: int = 0
+    successful_outgoing: int = 0
+    connected: int = 0           # accepted incoming + connected outgoing
+    talk_seconds: int = 0
+    rated: int = 0
+    satisfied: int = 0           # votes 4–5
+    vote_sum: int = 0
+    waits: list[float] = field(default_factory=list, repr=False)           # accepted incoming, ring → answer
+    rung: int = 0                # incoming whose ring time is known (the service level's denominator)
+    within_sl: int = 0
+    callback_seconds: list[float] = field(default_factory=list, repr=False)
+
+    # --- derived figures: None when there is nothing to divide by ------------------------------------
+    @property
+    def missed_share(self) -> float | None:
+        return self.missed / self.incoming if self.incoming else None
+
+    @property
+    def lost_share(self) -> float | None:
+        return self.lost / self.incoming if self.incoming else None
+
+    @property
+    def talk_minutes(self) -> float:
+        return self.talk_seconds / 60
+
+    @property
+    def aht_seconds(self) -> float | None:
+        return self.talk_seconds / self.connected if self.connected else None
+
+    @property
+    def asa_seconds(self) -> float | None:
+        return sum(self.waits) / len(self.waits) if self.waits else None
+
+    @property
+    def service_level(self) -> float | None:
+        return self.within_sl / self.rung if self.rung else None
+
+    @property
+    def csat(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+    @property
+    def mean_vote(self) -> float | None:
+        return self.vote_sum / self.rated if self.rated else None
+
+    @property
+    def mean_callback_seconds(self) -> float | None:
+        return sum(self.callback_seconds) / len(self.callback_seconds) if self.callback_seconds else None
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def figures(portal_id: int, period: Period, *, user_ids: Iterable[int] | None = None,
+            lines: Iterable[str] | None = None, settings: MetricSettings | None = None,
+            group_by: str | None = None, now: datetime | None = None) -> dict:
+    """Figures of the calls that started in `period`, for the whole scope (key None) or per `group_by`
+    value ("user": the manager, "line": PORTAL_NUMBER). Lost calls are judged at `now`."""
+    settings = settings or MetricSettings()
+    now = now or utcnow()
+    group = GROUPS[group_by] if group_by else None
+    scope = [Call.portal_id == portal_id, Call.call_start_date >= period.start, Call.call_start_date < period.end]
+    if user_ids is not None:
+        scope.append(Call.portal_user_id.in_(list(user_ids)))
+    if lines is not None:
+        scope.append(Call.portal_number.in_(list(lines)))
+    out: dict = defaultdict(Figures)
+    _counts(out, group, scope, settings)
+    _waits(out, group, scope, settings)
+    _callbacks(out, portal_id, group, scope, settings, now)
+    return dict(out)
+
+
+def total(portal_id: int, period: Period, **kw) -> Figures:
+    """The scope's figures as one (a period without calls has all-zero counts and no averages)."""
+    return figures(portal_id, period, **kw).get(None) or Figures()
+
+
+def with_previous(portal_id: int, period: Period, **kw) -> tuple[Figures, Figures]:
+    return total(portal_id, period, **kw), total(portal_id, period.previous(), **kw)
+
+
+# --- the queries -------------------------------------------------------------------------------------
+
+def _grouped(group, *columns):
+    """SELECT the group's value first (None for the whole scope), GROUP BY it when there is one."""
+    if group is None:
+        return select(*columns), lambda q: q, lambda row: (None, *row)
+    return select(group, *columns), lambda q: q.group_by(group), lambda row: tuple(row)
+
+
+def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
+    incoming = Call.call_type.in_(INCOMING_TYPES)
+    outgoing = Call.call_type.in_(OUTGOING_TYPES)
+    connected = Call.failed_code == ANSWERED_CODE
+    talk = func.coalesce(Call.conversation, Call.duration, 0)
+    success = and_(connected, talk > settings.success_seconds)
+    rated = Call.vote.between(1, 5)
+
+    def n(cond):
+        return func.sum(case((cond, 1), else_=0))
+
+    q, grouping, unpack = _grouped(
+        group, n(incoming), n(and_(incoming, connected)), n(outgoing), n(and_(outgoing, connected)),
+        n(and_(incoming, success)), n(and_(outgoing, success)),
+        func.sum(case((and_(connected, Call.call_type.in_(INCOMING_TYPES | OUTGOING_TYPES)), talk), else_=0)),
+        n(rated), n(Call.vote >= 4), func.sum(case((rated, Call.vote), else_=0)))
+    rows = db.session.execute(grouping(q.where(*scope))).all()
+    for g, inc, acc, outg, outc, s_in, s_out, talk_s, n_rated, n_sat, votes in map(unpack, rows):
+        if group is None and not inc and not outg:
+            continue  # an aggregate over no rows: nothing to report
+        f = out[g]
+        f.incoming, f.accepted, f.missed = int(inc or 0), int(acc or 0), int(inc or 0) - int(acc or 0)
+        f.outgoing, f.outgoing_connected = int(outg or 0), int(outc or 0)
+        f.successful_incoming, f.successful_outgoing = int(s_in or 0), int(s_out or 0)
+        f.connected, f.talk_seconds = f.accepted + f.outgoing_connected, int(talk_s or 0)
+        f.rated, f.satisfied, f.vote_sum = int(n_rated or 0), int(n_sat or 0), int(votes or 0)
+
+
+def _waits(out: dict, group, scope: list, settings: MetricSettings) -> None:
+    """Ring → answer from CALLINIT/CALLSTART (imported history has no ring time: no data there)."""
+    q, _, unpack = _grouped(group, Call.failed_code, Call.ring_at, Call.answered_at)
+    q = q.where(*scope, Call.call_type.in_(INCOMING_TYPES), Call.ring_at.is_not(None))
+    for g, code, ring, answer in map(unpack, db.session.execute(q)):
+        f = out[g]
+        f.rung += 1
+        if code == ANSWERED_CODE and answer is not None:
+            wait = max(0.0, (answer - ring).total_seconds())
+            f.waits.append(wait)
+            if wait <= settings.service_level_seconds:
+                f.within_sl += 1
+
+
+def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSettings, now: datetime) -> None:
+    """Each missed call: called back (a connected call, either direction, with the same number, within
+    the window, even past the period's end), still waiting, or lost."""
+    q, _, unpack = _grouped(group, Call.phone_number, Call.call_start_date)
+    missed = [unpack(r) for r in db.session.execute(
+        q.where(*scope, Call.call_type.in_(INCOMING_TYPES), Call.failed_code != ANSWERED_CODE))]
+    if not missed:
+        return
+    window = timedelta(hours=settings.callback_hours)
+    phones = sorted({p for _, p, _ in missed if p})
+    # every missed call has a start: the scope selects by it
+    first, last = min(s for _, _, s in missed), max(s for _, _, s in missed) + window
+    answered: dict[str, list[datetime]] = defaultdict(list)
+    q = select(Call.phone_number, Call.call_start_date).where(
+        Call.portal_id == portal_id, Call.failed_code == ANSWERED_CODE,
+        Call.call_start_date > first, Call.call_start_date <= last)
+    if len(phones) <= _PHONES_PER_QUERY:
+        q = q.where(Call.phone_number.in_(phones))  # a few numbers: let the database pick them
+    wanted = set(phones)  # many: one pass over the range beats a long IN list per chunk
+    for phone, start in db.session.execute(q):
+        if phone in wanted:
+            answered[phone].append(start)
+    for times in answered.values():
+        times.sort()
+    for g, phone, start in missed:
+        f = out[g]
+        times = answered.get(phone) if phone else None
+        if times:
+            i = bisect.bisect_right(times, start)
+            if i < len(times) and times[i] <= start + window:
+                f.recovered += 1
+                f.callback_seconds.append((times[i] - start).total_seconds())
+                continue
+        if start + window > now:
+            f.awaiting_callback += 1
+        else:
+            f.lost += 1  # a call without a number to call back is lost as well
