@@ -136,6 +136,22 @@ def with_previous(portal_id: int, period: Period, **kw) -> tuple[Figures, Figure
 
 # --- the queries -------------------------------------------------------------------------------------
 
+def phone_key(number: str | None) -> str:
+    """A number as digits, so that the client's callback matches however it was dialled: the portal
+    writes +79161234567, 79161234567 or 89161234567 for the same Russian number."""
+    digits = "".join(ch for ch in (number or "") if ch.isdigit())
+    if len(digits) == 11 and digits[0] == "8":
+        digits = "7" + digits[1:]
+    return digits
+
+
+def _spellings(key: str) -> set[str]:
+    out = {key, "+" + key}
+    if len(key) == 11 and key[0] == "7":
+        out.add("8" + key[1:])
+    return out
+
+
 def _grouped(group, *columns):
     """SELECT the group's value first (None for the whole scope), GROUP BY it when there is one."""
     if group is None:
@@ -194,24 +210,25 @@ def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSe
     if not missed:
         return
     window = timedelta(hours=settings.callback_hours)
-    phones = sorted({p for _, p, _ in missed if p})
+    keys = {phone_key(p) for _, p, _ in missed} - {""}
     # every missed call has a start: the scope selects by it
     first, last = min(s for _, _, s in missed), max(s for _, _, s in missed) + window
     answered: dict[str, list[datetime]] = defaultdict(list)
     q = select(Call.phone_number, Call.call_start_date).where(
         Call.portal_id == portal_id, Call.failed_code == ANSWERED_CODE,
         Call.call_start_date > first, Call.call_start_date <= last)
-    if len(phones) <= _PHONES_PER_QUERY:
-        q = q.where(Call.phone_number.in_(phones))  # a few numbers: let the database pick them
-    wanted = set(phones)  # many: one pass over the range beats a long IN list per chunk
-    for phone, start in db.session.execute(q):
-        if phone in wanted:
-            answered[phone].append(start)
+    spellings = {s for k in keys for s in _spellings(k)}
+    if len(spellings) <= _PHONES_PER_QUERY:
+        q = q.where(Call.phone_number.in_(sorted(spellings)))  # a few numbers: let the database pick them
+    for phone, start in db.session.execute(q):  # many: one pass over the range beats long IN lists
+        key = phone_key(phone)
+        if key in keys:
+            answered[key].append(start)
     for times in answered.values():
         times.sort()
     for g, phone, start in missed:
         f = out[g]
-        times = answered.get(phone) if phone else None
+        times = answered.get(phone_key(phone))
         if times:
             i = bisect.bisect_right(times, start)
             if i < len(times) and times[i] <= start + window:

@@ -8,6 +8,7 @@ from flask import Blueprint, g, render_template, request
 
 from ..models_base import utcnow
 from ..portals.frame import placement_view
+from . import metrics, summary
 from .topics import top_topics
 
 bp = Blueprint("analytics", __name__)
@@ -37,8 +38,10 @@ def reports():
     previous, prev_total = top_topics(v.portal_id, prev_start, start, limit=1000, user_ids=own)
     before = {t.topic_id: t.calls for t in previous}
     rows = [(t, before.get(t.topic_id)) for t in current]
+    now, then = metrics.with_previous(v.portal_id, metrics.Period(start, end), user_ids=own, now=end)
     return render_template("analytics/reports.html", viewer=v, days=days, periods=PERIODS, rows=rows,
-                           total=total, prev_total=prev_total, own=own is not None)
+                           total=total, prev_total=prev_total, own=own is not None,
+                           key_lines=summary.lines(now, then), show=summary.display)
 
 
 def _bad_period() -> str:

@@ -53,9 +53,9 @@ def portal(live_app):
         c.add(T0 + 1 * h, 2, wait=5, vote=5)
         c.add(T0 + 2 * h, 2, wait=25, duration=20, vote=4)
         c.add(T0 + 3 * h, 3, vote=2, user=4)
-        # missed: called back 2 h later by an outgoing call (recovered)
+        # missed: called back 2 h later by an outgoing call dialled as 8… (recovered)
         c.add(T0 + 4 * h, 2, code="304", duration=0, phone="+71111111111", wait=30)
-        c.add(T0 + 6 * h, 1, duration=90, phone="+71111111111")
+        c.add(T0 + 6 * h, 1, duration=90, phone="81111111111")
         # missed on Sunday evening, called back on Monday after the week: still within 24 h (recovered)
         c.add(T0 + timedelta(days=6, hours=12), 2, code="304", duration=0, phone="+72222222222")
         c.add(T0 + timedelta(days=7, hours=2), 2, duration=40, phone="+72222222222")
@@ -103,6 +103,12 @@ def test_the_definitions_on_a_week(live_app, portal):
     assert f.talk_minutes == pytest.approx(5.0)
 
 
+def test_a_number_matches_however_it_was_dialled():
+    assert {metrics.phone_key(p) for p in ("+79161234567", "79161234567", "89161234567", "+7 (916) 123-45-67")} \
+        == {"79161234567"}
+    assert metrics.phone_key("+49 30 1234567") == "49301234567" and metrics.phone_key(None) == ""
+
+
 def test_the_previous_period_and_the_settings(live_app, portal):
     with live_app.ctx():
         now, before = metrics.with_previous(portal, WEEK, now=NOW)
@@ -137,3 +143,12 @@ def test_another_portal_and_an_empty_period_show_nothing(live_app, portal):
         assert (f.incoming, f.outgoing, f.missed, f.lost) == (0, 0, 0, 0)
         assert f.aht_seconds is None and f.asa_seconds is None and f.service_level is None
         assert f.csat is None and f.missed_share is None and f.mean_callback_seconds is None
+
+
+def test_many_missed_numbers_take_one_pass_over_the_range_with_the_same_result(live_app, portal, monkeypatch):
+    with live_app.ctx():
+        few = metrics.total(portal, WEEK, now=NOW)
+        monkeypatch.setattr(metrics, "_PHONES_PER_QUERY", 1)
+        many = metrics.total(portal, WEEK, now=NOW)
+    assert (many.recovered, many.lost, many.awaiting_callback) == (few.recovered, few.lost, few.awaiting_callback)
+    assert many.callback_seconds == few.callback_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -53,3 +54,51 @@ def test_a_manager_sees_only_his_own_calls(installed, live_app):
 def test_an_unknown_period_is_refused_in_russian(installed, live_app):
     r = open_placement(installed, live_app, "/b24/reports?days=12", user_id=1, placement="CRM_ANALYTICS_MENU")
     assert r.status_code == 400 and "7, 30 или 90 дней" in r.text
+
+
+def _figure_cells(html: str, key: str) -> list[str]:
+    row = html.split(f'data-testid="figure-{key}"')[1].split("</tr>")[0]
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def _pid(live_app, installed) -> int:
+    with live_app.ctx():
+        return db.session.scalar(select(Portal.id).where(Portal.member_id == installed.member_id))
+
+
+def _incoming(live_app, pid, days, user_ids=None) -> int:
+    from b24app.analytics import metrics
+
+    with live_app.ctx():
+        end = utcnow()
+        return metrics.total(pid, metrics.Period(end - timedelta(days=days), end), user_ids=user_ids).incoming
+
+
+def test_the_key_figures_are_the_metrics_of_the_period_and_the_one_before(installed, live_app):
+    pid = _pid(live_app, installed)
+    with live_app.ctx():  # a missed call an hour ago: no callback yet, so it is awaiting one, not lost
+        db.session.add(Call(portal_id=pid, call_id="kpi-missed", call_type=2, failed_code="304", duration=0,
+                            phone_number="+79990001122", portal_user_id=4, ended=True,
+                            call_start_date=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    before = _incoming(live_app, pid, 30)
+    r = open_placement(installed, live_app, "/b24/reports?days=30", user_id=1, placement="CRM_ANALYTICS_MENU")
+    after = _incoming(live_app, pid, 30)
+    assert r.status_code == 200
+    cells = _figure_cells(r.text, "incoming")
+    assert cells[1].replace("\xa0", "").replace(" ", "") in {str(before), str(after)} and before > 0
+    assert cells[0] == "Входящие"
+    assert int(_figure_cells(r.text, "awaiting_callback")[1]) >= 1
+    # imported history has no ring times: the average wait is "no data", not 0
+    assert "нет данных" in _figure_cells(r.text, "asa")[1]
+
+
+def test_a_manager_sees_his_own_figures_and_english_follows_the_portal(installed, live_app):
+    pid = _pid(live_app, installed)
+    mine = _incoming(live_app, pid, 7, user_ids=[4])
+    everyone = _incoming(live_app, pid, 7)
+    r = open_placement(installed, live_app, "/b24/reports?days=7", user_id=4, placement="CRM_ANALYTICS_MENU",
+                       lang="en")
+    assert r.status_code == 200 and "Key figures" in r.text and "Awaiting a callback" in r.text
+    shown = int(_figure_cells(r.text, "incoming")[1].replace(",", ""))
+    assert shown == mine and mine < everyone
