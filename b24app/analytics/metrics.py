@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models_base import utcnow
 
 GROUPS = {"user": Call.portal_user_id, "line": Call.portal_number}
-_PHONES_PER_QUERY = 500
+_PHONES_PER_QUERY = 30_000  # spellings in one IN list: one pass over the range (SQLite takes 32 766 parameters)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class Figures:
     rated: int = 0
     satisfied: int = 0           # votes 4–5
     vote_sum: int = 0
-    waits: list[float] = field(default_factory=list, repr=False)           # accepted incoming, ring → answer
+    waited: int = 0              # accepted incoming whose ring and answer times are known
+    wait_seconds: float = 0.0    # their total ring → answer time
     rung: int = 0                # incoming whose ring time is known (the service level's denominator)
     within_sl: int = 0
     callback_seconds: list[float] = field(default_factory=list, repr=False)
@@ -82,7 +83,7 @@ class Figures:
 
     @property
     def asa_seconds(self) -> float | None:
-        return sum(self.waits) / len(self.waits) if self.waits else None
+        return self.wait_seconds / self.waited if self.waited else None
 
     @property
     def service_level(self) -> float | None:
@@ -120,7 +121,6 @@ def figures(portal_id: int, period: Period, *, user_ids: Iterable[int] | None = 
         scope.append(Call.portal_number.in_(list(lines)))
     out: dict = defaultdict(Figures)
     _counts(out, group, scope, settings)
-    _waits(out, group, scope, settings)
     _callbacks(out, portal_id, group, scope, settings, now)
     return dict(out)
 
@@ -146,9 +146,10 @@ def phone_key(number: str | None) -> str:
 
 
 def _spellings(key: str) -> set[str]:
+    """How a number written as `key` (digits) may stand in PHONE_NUMBER."""
     out = {key, "+" + key}
     if len(key) == 11 and key[0] == "7":
-        out.add("8" + key[1:])
+        out |= {"8" + key[1:], "+8" + key[1:]}
     return out
 
 
@@ -166,6 +167,10 @@ def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
     talk = func.coalesce(Call.conversation, Call.duration, 0)
     success = and_(connected, talk > settings.success_seconds)
     rated = Call.vote.between(1, 5)
+    # ring → answer from CALLINIT/CALLSTART; imported history has no ring time, so no data there
+    rung = and_(incoming, Call.ring_at.is_not(None))
+    waited = and_(rung, connected, Call.answered_at.is_not(None))
+    wait = _seconds_between(Call.ring_at, Call.answered_at)
 
     def n(cond):
         return func.sum(case((cond, 1), else_=0))
@@ -174,9 +179,13 @@ def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
         group, n(incoming), n(and_(incoming, connected)), n(outgoing), n(and_(outgoing, connected)),
         n(and_(incoming, success)), n(and_(outgoing, success)),
         func.sum(case((and_(connected, Call.call_type.in_(INCOMING_TYPES | OUTGOING_TYPES)), talk), else_=0)),
-        n(rated), n(Call.vote >= 4), func.sum(case((rated, Call.vote), else_=0)))
+        n(rated), n(Call.vote >= 4), func.sum(case((rated, Call.vote), else_=0)),
+        n(rung), n(waited), func.sum(case((waited, func.max(wait, 0) if _sqlite() else func.greatest(wait, 0)),
+                                          else_=0)),
+        n(and_(waited, wait <= settings.service_level_seconds)))
     rows = db.session.execute(grouping(q.where(*scope))).all()
-    for g, inc, acc, outg, outc, s_in, s_out, talk_s, n_rated, n_sat, votes in map(unpack, rows):
+    for (g, inc, acc, outg, outc, s_in, s_out, talk_s, n_rated, n_sat, votes,
+         n_rung, n_waited, wait_s, n_sl) in map(unpack, rows):
         if group is None and not inc and not outg:
             continue  # an aggregate over no rows: nothing to report
         f = out[g]
@@ -185,20 +194,18 @@ def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
         f.successful_incoming, f.successful_outgoing = int(s_in or 0), int(s_out or 0)
         f.connected, f.talk_seconds = f.accepted + f.outgoing_connected, int(talk_s or 0)
         f.rated, f.satisfied, f.vote_sum = int(n_rated or 0), int(n_sat or 0), int(votes or 0)
+        f.rung, f.waited, f.wait_seconds, f.within_sl = int(n_rung or 0), int(n_waited or 0), float(wait_s or 0), int(n_sl or 0)
 
 
-def _waits(out: dict, group, scope: list, settings: MetricSettings) -> None:
-    """Ring → answer from CALLINIT/CALLSTART (imported history has no ring time: no data there)."""
-    q, _, unpack = _grouped(group, Call.failed_code, Call.ring_at, Call.answered_at)
-    q = q.where(*scope, Call.call_type.in_(INCOMING_TYPES), Call.ring_at.is_not(None))
-    for g, code, ring, answer in map(unpack, db.session.execute(q)):
-        f = out[g]
-        f.rung += 1
-        if code == ANSWERED_CODE and answer is not None:
-            wait = max(0.0, (answer - ring).total_seconds())
-            f.waits.append(wait)
-            if wait <= settings.service_level_seconds:
-                f.within_sl += 1
+def _sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _seconds_between(earlier, later):
+    """later − earlier in seconds, in SQL (SQLite keeps UTC text, PostgreSQL timestamps)."""
+    if _sqlite():
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
 
 
 def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSettings, now: datetime) -> None:
@@ -214,16 +221,16 @@ def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSe
     # every missed call has a start: the scope selects by it
     first, last = min(s for _, _, s in missed), max(s for _, _, s in missed) + window
     answered: dict[str, list[datetime]] = defaultdict(list)
-    q = select(Call.phone_number, Call.call_start_date).where(
-        Call.portal_id == portal_id, Call.failed_code == ANSWERED_CODE,
-        Call.call_start_date > first, Call.call_start_date <= last)
-    spellings = {s for k in keys for s in _spellings(k)}
-    if len(spellings) <= _PHONES_PER_QUERY:
-        q = q.where(Call.phone_number.in_(sorted(spellings)))  # a few numbers: let the database pick them
-    for phone, start in db.session.execute(q):  # many: one pass over the range beats long IN lists
-        key = phone_key(phone)
-        if key in keys:
-            answered[key].append(start)
+    spellings = sorted({s for k in keys for s in _spellings(k)})
+    # The database picks the numbers (an IN list per chunk, each a pass over the period's index
+    # range): cheaper than bringing every connected call of the period into Python.
+    for i in range(0, len(spellings), _PHONES_PER_QUERY):
+        q = select(Call.phone_number, Call.call_start_date).where(
+            Call.portal_id == portal_id, Call.failed_code == ANSWERED_CODE,
+            Call.phone_number.in_(spellings[i:i + _PHONES_PER_QUERY]),
+            Call.call_start_date > first, Call.call_start_date <= last)
+        for phone, start in db.session.execute(q):
+            answered[phone_key(phone)].append(start)
     for times in answered.values():
         times.sort()
     for g, phone, start in missed:
