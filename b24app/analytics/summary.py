@@ -27,7 +27,7 @@ KEY_FIGURES: tuple[KeyFigure, ...] = (
     KeyFigure("missed_share", _l("Доля пропущенных, %"), lambda f: f.missed_share, "%", -1),
     KeyFigure("lost", _l("Потерянные"), lambda f: f.lost, better=-1),
     KeyFigure("lost_share", _l("Доля потерянных, %"), lambda f: f.lost_share, "%", -1),
-    KeyFigure("recovered", _l("Перезвонили"), lambda f: f.recovered),
+    KeyFigure("recovered", _l("Перезвонили"), lambda f: f.recovered, better=0),  # follows the missed count
     KeyFigure("awaiting_callback", _l("Ждут перезвона"), lambda f: f.awaiting_callback, better=-1),
     KeyFigure("outgoing", _l("Исходящие"), lambda f: f.outgoing, better=0),
     KeyFigure("successful_incoming", _l("Успешные входящие"), lambda f: f.successful_incoming),
@@ -76,5 +76,5 @@ def display(value: float | int | None, unit: str = "", signed: bool = False) -> 
         return None
     if unit == "%" and not signed:
         value = value * 100
-    text = format_decimal(value, format="#,##0" if isinstance(value, int) else "#,##0.#")
+    text = format_decimal(value, format="#,##0" if isinstance(value, int) else "#,##0.0")
     return ("+" + text if value > 0 else text) if signed else text
