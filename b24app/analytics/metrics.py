@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
@@ -100,10 +100,6 @@ class Figures:
     @property
     def mean_callback_seconds(self) -> float | None:
         return sum(self.callback_seconds) / len(self.callback_seconds) if self.callback_seconds else None
-
-    def add(self, other: Figures) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def figures(portal_id: int, period: Period, *, user_ids: Iterable[int] | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from .metrics import Figures
@@ -70,8 +71,6 @@ def lines(now: Figures, before: Figures) -> list[Line]:
 def display(value: float | int | None, unit: str = "", signed: bool = False) -> str | None:
     """A figure as the viewer reads it (12,5 in Russian, 12.5 in English; shares as percents);
     None stays None, for the page to say «нет данных»."""
-    from flask_babel import format_decimal
-
     if value is None:
         return None
     if unit == "%" and not signed:

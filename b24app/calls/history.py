@@ -59,7 +59,7 @@ def run_import(run_id: int) -> str:
     db.session.commit()
     rules, departments = store.rules_for(portal.id), store.user_departments(portal.id)
     portal_id, member_id = portal.id, portal.member_id
-    writer = _Writer(current_app._get_current_object(), run.id, portal_id)
+    writer = _Writer(current_app._get_current_object(), run.id, portal_id, db.engine.dialect.name)
 
     def on_rows(rows: list[dict]) -> None:
         values = store.statistics_rows(rows, rules, departments)
@@ -117,10 +117,8 @@ class _Writer:
     # index pages into the database file again and again.
     SQLITE_PRAGMAS = {"cache_size": (-32_768, -2_000), "wal_autocheckpoint": (10_000, 1_000)}
 
-    def __init__(self, app, run_id: int, portal_id: int):
+    def __init__(self, app, run_id: int, portal_id: int, dialect: str):
         self.app, self.run_id = app, run_id
-        with app.app_context():
-            dialect = db.engine.dialect.name
         self.out = CallWriter(dialect, portal_id, store.IMPORT_COLUMNS, update=store.STAT_UPDATE, source="import")
         self.queue: queue.Queue = queue.Queue(maxsize=self.QUEUED)
         self.error: BaseException | None = None

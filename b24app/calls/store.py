@@ -49,8 +49,8 @@ def answered_by_robot(reason: str | None) -> bool:
 
 def _decision(call_type, duration, failed_code, line, user_id, reason, rules: Rules,
               departments: dict[int, set[int]]) -> tuple[int, str]:
-    facts_ = CallFacts(call_type, duration or 0, failed_code or "", line or "", user_id, answered_by_robot(reason))
-    d = classify(facts_, rules, departments.get(user_id or 0, _NO_DEPARTMENTS))
+    call = CallFacts(call_type, duration or 0, failed_code or "", line or "", user_id, answered_by_robot(reason))
+    d = classify(call, rules, departments.get(user_id or 0, _NO_DEPARTMENTS))
     return d.conversation, d.outcome
 
 
