@@ -108,7 +108,7 @@ def _register_errors(app: Flask) -> None:
             proto = "https" if request.args.get("PROTOCOL", "1") == "1" else "http"
             if domain and all(c.isalnum() or c in ".-:" for c in domain):
                 g.frame_origin = f"{proto}://{domain}"
-        return render(exc.status, message(exc.message_key))
+        return render(exc.status, message(exc.message_key).replace("{field}", exc.field or "?"))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

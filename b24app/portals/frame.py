@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -40,8 +41,8 @@ class Viewer:
 
 
 class FrameRefused(Exception):
-    def __init__(self, message_key: str, status: int):
-        self.message_key, self.status = message_key, status
+    def __init__(self, message_key: str, status: int, field: str = ""):
+        self.message_key, self.status, self.field = message_key, status, field
         super().__init__(message_key)
 
 
@@ -142,8 +143,22 @@ def _attach(viewer: Viewer, portal_origin: str) -> None:
     g.frame_origin = portal_origin
 
 
-def placement_view(fn):
-    """For the portal's POST that opens a placement (or a GET/POST carrying a frame token)."""
+def frame_request() -> PortalFrameRequest:
+    """The portal's POST parsed once; a shape the portal never sends is a 400 naming what is wrong."""
+    try:
+        return parse_frame_request(request.args.items(multi=True), request.form.items(multi=True))
+    except PayloadError as exc:
+        key = "frame.bad_options" if str(exc).startswith("PLACEMENT_OPTIONS") else "frame.bad_request"
+        raise FrameRefused(key, 400, field=str(exc)) from exc
+
+
+def placement_view(fn=None, *, accept: tuple[str, ...] = ()):
+    """For the portal's POST that opens a placement (or a GET/POST carrying a frame token).
+
+    `accept` lists the placement codes (regular expressions) the page is bound to; another is a 400.
+    """
+    if fn is None:
+        return functools.partial(placement_view, accept=accept)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -151,10 +166,9 @@ def placement_view(fn):
         if token and "AUTH_ID" not in request.form:
             viewer = viewer_from_token(token)
         else:
-            try:
-                req = parse_frame_request(request.args, request.form)
-            except PayloadError as exc:
-                raise FrameRefused("frame.bad_request", 400) from exc
+            req = frame_request()
+            if accept and not any(re.fullmatch(code, req.placement) for code in accept):
+                raise FrameRefused("frame.wrong_placement", 400)
             viewer = verify_placement(req)
             g.placement = req
         portal = db.session.get(Portal, viewer.portal_id)

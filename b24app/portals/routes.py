@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from ..bitrix import errors as E
-from ..bitrix.payloads import PayloadError, parse_frame_request
 from ..manifest import load_manifest
 from ..messages import message, role_label
 from . import lifecycle, roles
-from .frame import FrameRefused, frame_api, placement_view, require_role
+from .frame import frame_api, frame_request, placement_view, require_role
 from .models import ROLES
 from .sections import SECTIONS
 
@@ -21,10 +20,7 @@ NOTICES = ("roles.saved", "roles.revoked", "calls.import_started", "calls.rules_
 
 @bp.post("/b24/install")
 def install():
-    try:
-        req = parse_frame_request(request.args, request.form)
-    except PayloadError as exc:
-        raise FrameRefused("frame.bad_request", 400) from exc
+    req = frame_request()
     g.frame_origin = req.origin
     g.locale = req.lang if req.lang in ("ru", "en") else "ru"
     try:

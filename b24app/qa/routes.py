@@ -14,7 +14,7 @@ bp = Blueprint("qa", __name__)
 
 
 @bp.route("/b24/qa/card", methods=["GET", "POST"])
-@placement_view
+@placement_view(accept=(r"CRM_DYNAMIC_\d+_DETAIL_TAB",))
 def card_tab():
     item_id = str((g.placement.options if g.get("placement") else {}).get("ID", ""))
     call = None

@@ -49,7 +49,7 @@ def _refused(key: str, status: int):
 
 
 @bp.route("/b24/call-card", methods=["GET", "POST"])
-@placement_view
+@placement_view(accept=("CALL_CARD",))
 def call_card():
     v = g.viewer
     opts = g.placement.options if g.get("placement") else {"CALL_ID": request.args.get("call_id", "")}
