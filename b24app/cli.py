@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import Flask
 
@@ -15,6 +17,10 @@ def init_app(app: Flask) -> None:
 
         if huey.immediate:
             raise click.ClickException("JOBS_IMMEDIATE=1 runs jobs inline; a worker has nothing to consume.")
+        # The consumer's start, its tasks and their failures to stderr, where a process manager
+        # (honcho, systemd) collects them; without a handler only warnings would show.
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                         check_worker_health=True)
         consumer.run()

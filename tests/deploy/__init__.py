@@ -1,0 +1,1 @@
+"""The production shape (Procfile under honcho, PostgreSQL, Redis) run as real processes."""
