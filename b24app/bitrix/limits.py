@@ -8,6 +8,8 @@ a request may go once that time is within `burst` intervals of now.
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -100,6 +102,7 @@ class _MethodBudget:
     cost_per_call: float = 0.0   # learned server time of one call of this method
     learned: bool = False        # at least one answer told the cost
     blocked_until: float = 0.0   # set after a 429
+    waiting: dict = field(default_factory=dict)  # ticket -> calls, for bookings waiting to go
 
     def used(self) -> float:
         # Parallel requests are billed when they end, so one answer's `operating` may miss the
@@ -124,6 +127,7 @@ class OperatingBudget:
     min_fix: float = 0.1   # the portal stores a request's time only above this (core minimalFixTime)
     _methods: dict[tuple[str, str], _MethodBudget] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
+    _tickets: itertools.count = field(default_factory=itertools.count)
 
     def _drop(self, b: _MethodBudget, now: float) -> None:
         """The oldest basket has dropped: forget what was billed in it."""
@@ -132,37 +136,76 @@ class OperatingBudget:
             b.own.popleft()
         b.reported, b.last_drop = 0.0, now
         # Until an answer says otherwise, the next drop is when our oldest remaining bill ages out.
-        b.reset_at = b.own[0][0] + self.window if b.own else 0.0
+        # Bills are recorded when their answer is read, never before the portal stored them, so
+        # the basket that time falls in is theirs or a later one: never a drop too early.
+        b.reset_at = self._boundary_after(b.own[0][0]) if b.own else 0.0
+
+    def _boundary_after(self, billed_at: float) -> float:
+        """When the basket holding time billed at `billed_at` drops: baskets are wall-clock slices of
+        window/10 (core: intdiv(time(), 60)), and the check stops counting one at its boundary."""
+        width = self.window / 10
+        return math.floor(billed_at / width) * width + self.window
+
+    def _basket_drop(self, reset_at: float) -> float:
+        """When the basket behind an announced `operating_reset_at` really drops.
+
+        The portal announces a drop as window seconds after the first call billed into the oldest
+        basket (core: firstTime + 600, in whole seconds), while its check stops counting the basket
+        at the basket's boundary: taken as it stands, the announcement is up to one basket late, a
+        tenth of the window spent idle. The first call is within a second of `reset_at - window`,
+        and with baskets a whole number of seconds wide (the portal's are 60 s) the boundary after
+        that second's basket is the drop, or, if the announcement was rounded up, one basket
+        later - never earlier. Narrower baskets (a compressed test window) hide which basket the
+        second belonged to, so the announcement is taken as it stands."""
+        width = self.window / 10
+        if width < 1 or width != int(width):
+            return reset_at
+        return min(reset_at, self._boundary_after(reset_at - self.window))
 
     def book(self, member_id: str, method: str, calls: int, clock=time.time) -> tuple[float, float]:
         """Block until `calls` calls of `method` fit; return (booked seconds, booking time)."""
         key = (member_id, method)
         with self._lock:
-            while True:
-                b = self._methods.setdefault(key, _MethodBudget())
-                now = clock()
-                if b.blocked_until > now:
-                    self._lock.wait(timeout=b.blocked_until - now)
-                    continue
-                if b.reset_at and now >= b.reset_at:
-                    self._drop(b, now)
-                if not b.learned and b.inflight_n:
-                    # Until one answer tells the cost, requests of the method go one at a time.
-                    self._lock.wait(timeout=1.0)
-                    continue
-                cost = calls * b.cost_per_call
-                # The portal checks before each call whether the stored sum already exceeds the
-                # limit, and stores a request's time when it ends: a request may start while what
-                # is billed and in flight is still under the limit, and then never meets a 429.
-                if b.used() + b.in_flight < self.limit * self.headroom or \
-                        (b.inflight_n == 0 and not b.reset_at):
-                    b.in_flight += cost
-                    b.inflight_n += 1
-                    return cost, now
-                if b.inflight_n:
-                    self._lock.wait(timeout=1.0)
-                else:
-                    self._lock.wait(timeout=max(0.01, b.reset_at - now))
+            ticket = next(self._tickets)
+            b = self._methods.setdefault(key, _MethodBudget())
+            b.waiting[ticket] = calls
+            try:
+                while True:
+                    now = clock()
+                    if b.blocked_until > now:
+                        self._lock.wait(timeout=b.blocked_until - now)
+                        continue
+                    if b.reset_at and now >= b.reset_at:
+                        self._drop(b, now)
+                    if not b.learned and b.inflight_n:
+                        # Until one answer tells the cost, requests of the method go one at a time.
+                        self._lock.wait(timeout=1.0)
+                        continue
+                    # The portal checks before each call whether the stored sum already exceeds the
+                    # limit, and stores a request's time when it ends: a request may start while what
+                    # is billed and in flight is still under the limit, and then never meets a 429.
+                    room = b.used() + b.in_flight < self.limit * self.headroom or \
+                        (b.inflight_n == 0 and not b.reset_at)
+                    # That test does not depend on the request's own cost, so when several wait the
+                    # cheapest goes first: it leaves the most room under the limit for the others, and
+                    # a short tail (an export's last, partial batch) is never the one left outside a
+                    # window to wait a whole window behind full batches that filled it.
+                    first = min(b.waiting, key=lambda t: (b.waiting[t], t)) == ticket
+                    if room and first:
+                        cost = calls * b.cost_per_call
+                        b.in_flight += cost
+                        b.inflight_n += 1
+                        return cost, now
+                    if not room and b.inflight_n:
+                        self._lock.wait(timeout=1.0)
+                    elif not room:
+                        self._lock.wait(timeout=max(0.01, b.reset_at - now))
+                    else:
+                        self._lock.notify_all()  # the cheaper one may sleep through a basket drop
+                        self._lock.wait(timeout=0.05)
+            finally:
+                del b.waiting[ticket]
+                self._lock.notify_all()
 
     def settle(self, member_id: str, method: str, booking: tuple[float, float], *, operating: float | None,
                reset_at: float | None, spent: float, calls: int, clock=time.time) -> None:
@@ -183,7 +226,7 @@ class OperatingBudget:
                 b.reported = max(b.reported, operating)
                 # With nothing billed the portal reports now + window, which is no basket's drop.
                 if reset_at and (operating > 0 or b.own):
-                    reset = float(reset_at)
+                    reset = self._basket_drop(float(reset_at))
                     # The earliest announced drop is the oldest basket's; an empty window reports now+window.
                     b.reset_at = reset if not b.reset_at else min(b.reset_at, reset)
             self._lock.notify_all()
@@ -193,7 +236,8 @@ class OperatingBudget:
         with self._lock:
             b = self._methods.setdefault((member_id, method), _MethodBudget())
             now = clock()
-            until = float(reset_at) if reset_at and float(reset_at) > now else now + self.window / 10
+            reset = self._basket_drop(float(reset_at)) if reset_at else 0.0
+            until = reset if reset > now else now + self.window / 10
             b.blocked_until = max(b.blocked_until, until)
             b.reported = max(b.reported, self.limit)
             b.reset_at = b.blocked_until
