@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .config import Config
 
@@ -33,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .portals import rest
 
     rest.init_app(app)
+    app.url_map.converters["int"] = RowId  # before any route is declared
     _register_blueprints(app)
     _register_errors(app)
     _register_headers(app)
@@ -42,6 +44,14 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     logging.getLogger("b24app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
+
+
+class RowId(IntegerConverter):
+    """`<int:…>` in a URL is a row id: one the databases can hold (a longer one is a 404, not an overflow)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's signature)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _root():
