@@ -65,11 +65,14 @@ class RequestCtx:
     state: PortalState
     charges: dict[tuple[str, str], float] = field(default_factory=dict)
     started: float = field(default_factory=time.time)  # a plain call's `time.start` is the request's
+    first_call: float | None = None  # when the request's first call began: its basket (core numBucket)
+    first_by_key: dict[tuple[str, str], float] = field(default_factory=dict)  # each key's first call
 
     def commit(self) -> None:
         s = self.state.settings
         if self.charges and s.operating_enabled:
-            self.state.budget.commit(self.charges, time.time(), s.operating_window, s.operating_min_fix)
+            self.state.budget.commit(self.charges, self.first_call or self.started, self.first_by_key,
+                                     time.time(), s.operating_window, s.operating_min_fix)
         self.charges.clear()
 
 
@@ -137,6 +140,9 @@ def execute(ctx: RequestCtx, registry: dict[str, MethodSpec], method: str, param
 
     call = Call(state, caller, name, params, parse_start(params))
     started = time.time()
+    if ctx.first_call is None:
+        ctx.first_call = started
+    ctx.first_by_key.setdefault(key, started)
     outcome = Outcome()
     try:
         value = spec.fn(call)
@@ -168,7 +174,7 @@ def _time(ctx: RequestCtx, key, started: float, finished: float, processing: flo
     operating = budget.used(key, finished, s.operating_window)
     if pending > s.operating_min_fix:
         operating += pending
-    reset_at = budget.reset_at(key, finished, s.operating_window)
+    reset_at = budget.reset_at(key, finished, s.operating_window, ctx.first_call or started)
     return time_block(started, finished, processing, ctx.state.tz, operating, reset_at)
 
 

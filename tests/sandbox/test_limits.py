@@ -92,3 +92,28 @@ def test_per_method_cost_and_the_batch_billing_switch(make_sandbox):
     hook(sandbox, "batch", {"cmd": {"a": "profile", "b": "profile"}})
     operating = stats(sandbox)["operating"]
     assert list(operating) == ["webhook:1:sandboxhook|batch"] and operating["webhook:1:sandboxhook|batch"]["used"] >= 0.24
+
+
+def test_a_request_is_billed_into_the_basket_of_its_first_call():
+    from b24app.sandbox.limits import OperatingBudget
+
+    budget, key = OperatingBudget(), ("app:x", STAT)
+    # Started at the end of basket [1000, 1002), ended in the next: core keeps the basket number it
+    # read at the first call, so the time counts until 1020, not 1022.
+    budget.commit({key: 1.05}, 1001.9, {key: 1001.9}, 1002.95, 20.0, 0.1)
+    assert budget.used(key, 1019.99, 20.0) == 1.05
+    assert budget.used(key, 1020.0, 20.0) == 0
+
+
+def test_the_reset_is_announced_as_the_baskets_first_call_plus_the_window():
+    from b24app.sandbox.limits import OperatingBudget
+
+    budget, key = OperatingBudget(), ("app:x", STAT)
+    # Nothing stored yet: this request's first call plus the window, in whole seconds (rounded up).
+    assert budget.reset_at(key, 1001.5, 20.0, 1001.3) == 1022
+    budget.commit({key: 1.0}, 1001.3, {key: 1001.3}, 1002.4, 20.0, 0.1)
+    budget.commit({key: 1.0}, 1001.6, {key: 1001.6}, 1002.7, 20.0, 0.1)
+    # The basket's first call decides it, though the check stops counting the basket at 1020.
+    assert budget.reset_at(key, 1003.0, 20.0, 1003.0) == 1022
+    assert budget.used(key, 1020.0, 20.0) == 0
+    assert budget.reset_at(key, 1020.0, 20.0, 1020.0) == 1040
