@@ -21,13 +21,13 @@ def receive():
     except PayloadError as exc:
         return jsonify(error="bad_event", field=str(exc)), 400
     try:
-        row, is_new = service.accept(ev)
+        inbox_id = service.accept(ev)
     except service.EventRefused as exc:
         log.warning("event %s refused for member=%s: %s", ev.event, ev.member_id, exc.reason)
         return jsonify(error="refused"), exc.status
-    if is_new:
+    if inbox_id is not None:
         try:
-            process_event(row.id)
+            process_event(inbox_id)
         except Exception:  # the row is stored; the sweeper or a retry will process it
-            log.exception("event %s inbox=%s: processing deferred", ev.event, row.id)
-    return jsonify(result="ok", duplicate=not is_new)
+            log.exception("event %s inbox=%s: processing deferred", ev.event, inbox_id)
+    return jsonify(result="ok", duplicate=inbox_id is None)
