@@ -19,7 +19,7 @@ Typical use::
         dep.start_process("worker.1")
         dep.restart_redis()
         dep.scalar("SELECT count(*) FROM calls")
-    # leaving the block stops every process (SIGTERM, then SIGKILL) and checks nothing is left
+    # leaving the block stops every process (SIGTERM, then SIGKILL); dep.leftovers lists what outlived it
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ class Deployment:
         self._sessions: set[int] = set()  # every session we started; nothing may outlive stop()
         self.returncodes: dict[str, int | None] = {}
         self._markers_before: dict[str, int] = {}
+        self.leftovers: list[int] = []  # pids still alive after stop() (then killed)
         self._engine = None
 
     # --- environment and processes ------------------------------------------------------------------
@@ -182,10 +183,9 @@ class Deployment:
         return env
 
     def _expanded(self) -> list:
-        """The processes `honcho start -c … web worker -p PORT` would start: names, commands, PORT."""
+        """The processes `honcho start -c … -p PORT` starts: names, commands, PORT (honcho's own expansion)."""
         types = parse_procfile(self.procfile.read_text()).processes
-        chosen = {name: cmd for name, cmd in types.items() if self.concurrency.get(name, 0) > 0}
-        return expand_processes(chosen, concurrency=self.concurrency, port=self.port)
+        return expand_processes(types, concurrency=self.concurrency, port=self.port)
 
     def names(self) -> list[str]:
         return [p.name for p in self._expanded()]
@@ -193,7 +193,8 @@ class Deployment:
     def honcho_command(self) -> list[str]:
         """The README's command line (`honcho start -c worker=2 -p PORT`), run from the checkout."""
         counts = ",".join(f"{k}={v}" for k, v in self.concurrency.items() if v != 1)
-        cmd = [str(BIN / "honcho"), "start", "--no-colour", "-p", str(self.port)]
+        # `-e` names a file that does not exist: a developer's .env must not point the test elsewhere.
+        cmd = [str(BIN / "honcho"), "start", "--no-colour", "-e", str(self.log_dir / "none.env"), "-p", str(self.port)]
         if self.procfile != PROCFILE:
             cmd += ["-f", str(self.procfile)]
         return cmd + (["-c", counts] if counts else [])
@@ -257,6 +258,10 @@ class Deployment:
         if wait:
             wait_until(lambda: self.ready(name), timeout, f"{name} ready (logs in {self.log_dir})")
         return proc.pid
+
+    @property
+    def honcho_pid(self) -> int | None:
+        return self._honcho.pid if self._honcho is not None else None
 
     def pids(self) -> dict[str, int]:
         """Name -> pid of each process started (the Procfile command's own pid, its group's leader)."""
@@ -329,6 +334,14 @@ class Deployment:
                 self.signal(name, signal.SIGTERM)
             for name in running:
                 self.stop_process(name, timeout, signalled=True)
+        # What outlived the stop is recorded for the caller to assert on, then killed, so a failing
+        # test leaves nothing running on the machine.
+        self.leftovers = [p.pid for p in self.orphans()]
+        for sid in {_sid(pid) for pid in self.leftovers} - {None}:
+            try:
+                os.killpg(sid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self._engine is not None:
             self._engine.dispose()
         return dict(self.returncodes)

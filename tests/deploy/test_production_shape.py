@@ -3,6 +3,9 @@ PostgreSQL and Redis, installed into a sandbox portal over HTTP, taking its hist
 
 from __future__ import annotations
 
+import os
+
+import psutil
 import requests
 
 from b24app.sandbox.server import SandboxServer
@@ -70,6 +73,10 @@ def test_honcho_runs_the_production_shape_and_every_call_is_stored_once(fresh_da
         dep.start()
         assert sorted(dep.pids()) == ["web.1", "worker.1", "worker.2"]
         assert len(dep.group("web.1")) == 3  # gunicorn's master and its two worker processes
+        # The job workers yield the CPU to the web (WORKER_NICE), also against other sessions' groups.
+        assert [psutil.Process(dep.pids()[n]).nice() for n in ("web.1", "worker.1", "worker.2")] == [0, 10, 10]
+        if os.path.exists(f"/proc/{dep.pids()['worker.1']}/autogroup"):
+            assert "nice 10" in open(f"/proc/{dep.pids()['worker.1']}/autogroup").read()
         dep.install(portal.url)
         imported = dep.wait_import_done()
         assert imported == HISTORY_ROWS
@@ -82,7 +89,7 @@ def test_honcho_runs_the_production_shape_and_every_call_is_stored_once(fresh_da
     finally:
         codes = dep.stop()
         portal.stop()
-    assert dep.orphans() == []
+    assert dep.leftovers == [] and dep.orphans() == []
     assert codes["honcho"] in (0, 143), dep.logs("honcho")[-3000:]  # 143: honcho itself was sent SIGTERM
     assert {codes[n] for n in ("web.1", "worker.1", "worker.2")} <= {0}, codes
 
@@ -109,5 +116,5 @@ def test_one_worker_killed_and_redis_restarted_the_deployment_goes_on(fresh_data
         codes = dep.stop()
         portal.stop()
         redis_server.stop()
-    assert dep.orphans() == []
+    assert dep.leftovers == [] and dep.orphans() == []
     assert codes["worker.1"] == 0 and codes["worker.2"] == 0 and codes["web.1"] == 0, codes
