@@ -18,3 +18,4 @@ bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/python bench/import_history.py
 	.venv/bin/python bench/demo_data.py
 	.venv/bin/python bench/call_card.py
+	.venv/bin/python bench/event_load.py
