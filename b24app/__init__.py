@@ -39,8 +39,14 @@ def create_app(config: dict | None = None) -> Flask:
     _register_errors(app)
     _register_headers(app)
 
-    from . import cli
+    from . import cli, security
 
+    security.init_app(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     cli.init_app(app)
     logging.getLogger("b24app").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
@@ -124,7 +130,9 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         key = f"http.{exc.code}"
         text = message(key)
-        return render(exc.code or 500, text if text != key else (exc.description or ""))
+        body, status = render(exc.code or 500, text if text != key else (exc.description or ""))
+        headers = {k: v for k, v in exc.get_headers() if k in ("Retry-After", "Allow")}
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -139,7 +147,8 @@ def _register_headers(app: Flask) -> None:
         origin = g.get("frame_origin")
         resp.headers["Content-Security-Policy"] = f"frame-ancestors {origin}" if origin else "frame-ancestors 'none'"
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin: our own forms keep a real Origin (the CSRF check reads it), nothing leaves for others.
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .ratelimit import parse_limits
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -46,6 +48,11 @@ class Config:
         self.UNINSTALL_RETENTION_DAYS = int(_env("UNINSTALL_RETENTION_DAYS", "30") or 30)
         # Lifetime of the signed token that iframe XHR/form requests carry.
         self.FRAME_TOKEN_TTL = int(_env("FRAME_TOKEN_TTL", "3600") or 3600)
+        # Per-address limits on the app's public endpoints (ratelimit.py); "install=20/60,prompt=60/60".
+        self.RATE_LIMITS_ENABLED = _env("RATE_LIMITS_ENABLED", "1") == "1"
+        self.RATE_LIMITS = parse_limits(_env("RATE_LIMITS"))
+        # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto/-Host are trusted (0 = none).
+        self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0") or 0)
         self.BABEL_DEFAULT_LOCALE = "ru"
         self.LANGUAGES = ("ru", "en")
         self.TESTING = False

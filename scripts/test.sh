@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 eval "$(scripts/services.sh start | sed 's/^/export /')"
 .venv/bin/ruff check .
+echo "== dependency audit =="
+.venv/bin/python scripts/audit.py
 echo "== tests on SQLite =="
 env -u TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 echo "== tests on PostgreSQL =="

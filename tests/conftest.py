@@ -73,6 +73,7 @@ def live_app(database_url, tmp_path, request):
         "SQLALCHEMY_DATABASE_URI": database_url, "JOBS_IMMEDIATE": True, "TESTING": True,
         "PUBLIC_URL": url, "SECRET_KEY": "test-secret-key", "B24_CLIENT_ID": CLIENT_ID,
         "B24_CLIENT_SECRET": CLIENT_SECRET, "B24_RATE_LIMIT": (50.0, 100),
+        "RATE_LIMITS_ENABLED": False,  # tests/security turns them on where it measures them
     }
     overrides.update(getattr(request, "param", None) or {})
     app = create_app(overrides)

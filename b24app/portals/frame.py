@@ -17,10 +17,12 @@ from flask import abort, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from .. import ratelimit
 from ..bitrix import errors as E
 from ..bitrix.payloads import PayloadError, PortalFrameRequest, parse_frame_request
 from ..bitrix.tokens import Credentials
 from ..extensions import db
+from ..security import UNSAFE_METHODS, cross_site
 from .models import Portal
 from .rest import client_with_token
 from .roles import roles_for
@@ -83,9 +85,15 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="b24-frame")
 
 
-def mint_frame_token(viewer: Viewer) -> str:
+def _install_mark(portal: Portal) -> int:
+    """Which install of the portal a token belongs to: a reinstall ends every token of the one before."""
+    return int(portal.installed_at.timestamp() * 1000) if portal.installed_at else 0
+
+
+def mint_frame_token(viewer: Viewer, portal: Portal) -> str:
     return _serializer().dumps({"p": viewer.portal_id, "m": viewer.member_id, "u": viewer.user_id,
-                                "n": viewer.name, "a": viewer.is_portal_admin, "l": viewer.lang})
+                                "n": viewer.name, "a": viewer.is_portal_admin, "l": viewer.lang,
+                                "i": _install_mark(portal)})
 
 
 def _portal_for(member_id: str) -> Portal:
@@ -102,6 +110,7 @@ def verify_placement(req: PortalFrameRequest) -> Viewer:
     key = auth_cache.key(portal.member_id, req.auth_id)
     who = auth_cache.get(key)
     if who is None:
+        ratelimit.enforce("placement")  # each miss is a REST call to the portal: forged tokens must not storm it
         creds = Credentials(portal.member_id, portal.client_endpoint, portal.server_endpoint,
                             req.auth_id, "", time.time() + req.auth_expires)
         try:
@@ -130,17 +139,33 @@ def viewer_from_token(token: str) -> Viewer:
         raise FrameRefused("frame.token_expired", 401) from exc
     except BadSignature as exc:
         raise FrameRefused("frame.token_invalid", 401) from exc
+    if not isinstance(data, dict) or not all(k in data for k in ("p", "m", "u", "a", "i")):
+        raise FrameRefused("frame.token_invalid", 401)
     portal = _portal_for(data["m"])
-    if portal.id != data["p"]:
+    if portal.id != data["p"] or data["i"] != _install_mark(portal):
         raise FrameRefused("frame.token_invalid", 401)
     return Viewer(portal.id, portal.member_id, int(data["u"]), data.get("n", ""), bool(data["a"]),
                   roles_for(portal.id, int(data["u"]), bool(data["a"])), data.get("l", "ru"))
 
 
-def _attach(viewer: Viewer, portal_origin: str) -> None:
+def _attach(viewer: Viewer) -> None:
+    portal = db.session.get(Portal, viewer.portal_id)
     g.viewer = viewer
-    g.frame_token = mint_frame_token(viewer)
-    g.frame_origin = portal_origin
+    g.frame_token = mint_frame_token(viewer, portal)
+    g.frame_origin = portal.origin
+
+
+def _token_from_request() -> str | None:
+    """The frame token a request carries. A state-changing request must carry it in its body or header and
+    come from our own pages: a token in a URL may sit in a log or a history, and a page elsewhere must
+    not be able to make a user's browser act (the token is what makes a forged form useless, Origin the
+    second lock)."""
+    if request.method in UNSAFE_METHODS:
+        token = request.headers.get("X-Frame-Token") or request.form.get("frame_token")
+        if token and cross_site():
+            raise FrameRefused("frame.cross_site", 403)
+        return token
+    return request.headers.get("X-Frame-Token") or request.args.get("ft")
 
 
 def frame_request() -> PortalFrameRequest:
@@ -162,8 +187,8 @@ def placement_view(fn=None, *, accept: tuple[str, ...] = ()):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        token = request.headers.get("X-Frame-Token") or request.values.get("frame_token") or request.args.get("ft")
-        if token and "AUTH_ID" not in request.form:
+        token = None if "AUTH_ID" in request.form else _token_from_request()
+        if token:
             viewer = viewer_from_token(token)
         else:
             req = frame_request()
@@ -171,8 +196,7 @@ def placement_view(fn=None, *, accept: tuple[str, ...] = ()):
                 raise FrameRefused("frame.wrong_placement", 400)
             viewer = verify_placement(req)
             g.placement = req
-        portal = db.session.get(Portal, viewer.portal_id)
-        _attach(viewer, portal.origin)
+        _attach(viewer)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -183,12 +207,10 @@ def frame_api(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        token = request.headers.get("X-Frame-Token") or request.values.get("frame_token") or request.args.get("ft")
+        token = _token_from_request()
         if not token:
             raise FrameRefused("frame.token_missing", 401)
-        viewer = viewer_from_token(token)
-        portal = db.session.get(Portal, viewer.portal_id)
-        _attach(viewer, portal.origin)
+        _attach(viewer_from_token(token))
         return fn(*args, **kwargs)
 
     return wrapper

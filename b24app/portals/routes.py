@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
+from .. import ratelimit
 from ..bitrix import errors as E
 from ..manifest import load_manifest
 from ..messages import message, role_label
@@ -20,6 +21,7 @@ NOTICES = ("roles.saved", "roles.revoked", "calls.import_started", "calls.rules_
 
 @bp.post("/b24/install")
 def install():
+    ratelimit.enforce("install")
     req = frame_request()
     g.frame_origin = req.origin
     g.locale = req.lang if req.lang in ("ru", "en") else "ru"

@@ -37,6 +37,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import ratelimit
 from ..bitrix import errors as E
 from ..calls.models import Call
 from ..calls.rules import ANSWERED_CODE, REVIEW, SHORT
@@ -44,8 +45,10 @@ from ..extensions import db
 from ..jobs import app_periodic_task, app_task, huey
 from ..messages import message
 from ..models_base import utcnow
+from ..portals.frame import FrameRefused
 from ..portals.models import STATUS_ACTIVE, Portal
 from ..portals.rest import client_for
+from ..security import cross_site
 from . import bot, service
 from .models import CallTopic, Topic, TopicBot, TopicPrompt, TopicSettings
 
@@ -701,6 +704,9 @@ def _prompt_from_token(token: str) -> tuple[Portal, TopicPrompt]:
 @bp.route("/b24/topics/prompt/<token>", methods=["GET", "POST"])
 def prompt_page(token: str):
     """Pick the topic of one call: opened from a notification link (the signed link names the manager)."""
+    ratelimit.enforce("prompt")
+    if cross_site():  # the link token is the credential; a page elsewhere must not answer for the manager
+        raise FrameRefused("frame.cross_site", 403)
     portal, prompt = _prompt_from_token(token)
     g.locale = portal.language if portal.language in ("ru", "en") else "ru"
     g.frame_origin = portal.origin  # the portal may show it in its slider
