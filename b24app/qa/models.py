@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -34,8 +34,62 @@ class Checklist(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = portal_fk()
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    # [{"title": str, "items": [{"text": str, "weight": int, "critical": bool, "na_allowed": bool}]}]
+    # The current version's content (a copy, so lookups need no join):
+    # [{"title": str, "items": [{"id": str, "text": str, "hint": str, "weight": int, "scale": str,
+    #   "max_points": int, "critical": bool, "na_allowed": bool}]}]
     sections: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)  # number of the current version
+    next_item: Mapped[int] = mapped_column(Integer, nullable=False, default=1)  # item ids are never reused
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ChecklistVersion(db.Model):
+    """One saved state of a checklist. A score names the version it was made with; a used version is
+    never edited again (saving makes the next one), and items keep their `id` across versions."""
+
+    __tablename__ = "qa_checklist_versions"
+    __table_args__ = (UniqueConstraint("checklist_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("qa_checklists.id", ondelete="CASCADE"), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    sections: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    used: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # a score was made with it
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = created_at()
+
+
+class QaScore(db.Model):
+    """A reviewer's answers for one QA card: a draft while being filled, then submitted or unscorable.
+
+    `revision` grows on every write; a form carries the revision it was opened at, so a submit from a
+    stale page is refused instead of overwriting someone else's work.
+    """
+
+    __tablename__ = "qa_scores"
+    __table_args__ = (UniqueConstraint("portal_id", "qa_item_id", "reviewer_id", "calibration_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    qa_item_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    call_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    manager_id: Mapped[int | None] = mapped_column(Integer)
+    reviewer_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    calibration_id: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 0: a real score
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("qa_checklists.id"), nullable=False)
+    version_id: Mapped[int] = mapped_column(ForeignKey("qa_checklist_versions.id"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")  # draft/submitted/unscorable
+    answers: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)    # item id → answer
+    comments: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)   # item id → comment
+    comment: Mapped[str] = mapped_column(String(4000), nullable=False, default="")
+    for_meeting: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    percent: Mapped[float | None] = mapped_column(Float)
+    critical_failed: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
