@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
 from .models import Checklist, ChecklistVersion
@@ -254,11 +254,6 @@ def versions(portal_id: int, checklist_id: int) -> list[ChecklistVersion]:
     return list(db.session.scalars(select(ChecklistVersion).where(
         ChecklistVersion.portal_id == portal_id, ChecklistVersion.checklist_id == checklist_id)
         .order_by(ChecklistVersion.number)))
-
-
-def version_count(portal_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(ChecklistVersion)
-                             .where(ChecklistVersion.portal_id == portal_id)) or 0
 
 
 def checklists(portal_id: int, include_archived: bool = False) -> list[Checklist]:

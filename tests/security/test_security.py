@@ -198,3 +198,12 @@ def test_public_endpoints_are_rate_limited_and_accepted_events_never(fresh_limit
         "install_status"] == 200
     third = requests.post(f"{installed.url}/_sandbox/install", json={"finish": False}, timeout=60).json()
     assert third["install_status"] == 429, third
+
+
+@pytest.mark.parametrize("live_app", [{**LIMITED, "TRUSTED_PROXIES": 1}], indirect=True)
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(live_app):
+    url = f"{live_app.url}/b24/topics/prompt/guess"
+    first = [requests.get(url, headers={"X-Forwarded-For": "203.0.113.7"}, timeout=10).status_code for _ in range(5)]
+    assert first == [404, 404, 404, 404, 429]
+    # Another client behind the same proxy is not refused for the first one's guesses.
+    assert requests.get(url, headers={"X-Forwarded-For": "203.0.113.8"}, timeout=10).status_code == 404
