@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
                   help="Lower this process's CPU priority by N, so web processes on the same host answer first.")
     def worker(workers: int, niceness: int) -> None:
         """Run the job consumer with its periodic tasks."""
-        from .jobs import huey
+        from .jobs import huey, run_worker_start
 
         if huey.immediate:
             raise click.ClickException("JOBS_IMMEDIATE=1 runs jobs inline; a worker has nothing to consume.")
@@ -28,6 +28,9 @@ def init_app(app: Flask) -> None:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                         check_worker_health=True)
+        # Before consuming: e.g. an import whose worker died (this one, restarted) resumes now, not at
+        # the next periodic tick.
+        run_worker_start()
         consumer.run()
 
     @app.cli.command("purge")

@@ -15,6 +15,17 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _positive_int(name: str, default: int) -> int:
+    text = _env(name, str(default)) or str(default)
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from exc
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {text!r}")
+    return value
+
+
 def parse_rate_limit(text: str) -> tuple[float, int]:
     """`B24_RATE_LIMIT` is "<requests per second>/<burst>", e.g. "2/50"."""
     try:
@@ -44,6 +55,13 @@ class Config:
         self.B24_OPERATING_WINDOW = float(_env("B24_OPERATING_WINDOW", "600") or 600)
         self.JOBS_IMMEDIATE = _env("JOBS_IMMEDIATE", "0") == "1"
         self.HUEY_SQLITE_PATH = _env("HUEY_SQLITE_PATH", str(INSTANCE_DIR / "jobs.db"))
+        # Recovery of lost work (README, "Running and deploying at scale"): how often reconcile (calls
+        # whose events were lost, cards whose job was lost) and the inbox sweep run, in minutes; after
+        # how many seconds work a job left unfinished counts as lost (inbox rows, card claims, an
+        # import without heartbeat).
+        self.RECONCILE_EVERY_MINUTES = _positive_int("RECONCILE_EVERY_MINUTES", 5)
+        self.SWEEP_EVERY_MINUTES = _positive_int("SWEEP_EVERY_MINUTES", 5)
+        self.JOB_STALE_AFTER = _positive_int("JOB_STALE_AFTER", 300)
         # Days an uninstalled portal's data is kept before it is purged.
         self.UNINSTALL_RETENTION_DAYS = int(_env("UNINSTALL_RETENTION_DAYS", "30") or 30)
         # Lifetime of the signed token that iframe XHR/form requests carry.

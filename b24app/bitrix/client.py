@@ -255,13 +255,15 @@ class BitrixClient:
     # ---- exports -----------------------------------------------------------------------------------
     def export(self, method: str, params: Mapping | None = None, *,
                on_rows: Callable[[list[dict]], None], resume_from: int | None = None,
-               spec: ListSpec | None = None) -> int:
+               spec: ListSpec | None = None, on_progress: Callable[[int], None] | None = None) -> int:
         """Read every row of a list method in ID order windows; return the row count.
 
         Rows are handed to `on_rows` in batches as they arrive (not strictly in ID order). If the
         export cannot finish it raises `ExportIncomplete` whose `resume_from` is the smallest ID
         whose window was not fully read: passing it back reads on from there (rows at or after
-        it may be delivered twice, so `on_rows` must be idempotent).
+        it may be delivered twice, so `on_rows` must be idempotent). After each hand-over
+        `on_progress`, when given, gets that same ID as it stands then: every row below it has been
+        handed over, so a caller that keeps it with what it wrote can resume a crashed export.
         """
         spec = spec or LIST_SPECS.get(method, ListSpec())
         base = dict(params or {})
@@ -344,6 +346,8 @@ class BitrixClient:
                     if got:  # one hand-over per batch answer: the receiver writes it in one transaction
                         on_rows(got)
                         total += len(got)
+                    if on_progress is not None:
+                        on_progress(unfinished_from())
                     if spanned:
                         density = max(seen_rows / spanned, 0.001)
                         width = max(PAGE_SIZE, int(PAGE_SIZE / density * 0.85))

@@ -118,3 +118,23 @@ def from_response(code: str, description: str = "", status: int | None = None,
     if cls is None:
         cls = ServerError if (status or 0) >= 500 else BitrixError
     return cls(code, description, status, method)
+
+
+def _root(exc: BaseException) -> BaseException:
+    while isinstance(exc, ExportIncomplete) and exc.cause is not None:
+        exc = exc.cause
+    return exc
+
+
+def needs_reinstall(exc: BaseException) -> bool:
+    """True when only a reinstall helps: the token is revoked or the app is gone (the client then marks
+    the portal `needs_reinstall`), the refresh was refused, or the portal is already not active."""
+    root = _root(exc)
+    if isinstance(root, OAuthError):
+        return root.code in ("invalid_grant", "invalid_client")
+    return isinstance(root, (InvalidToken, PortalNotReady))
+
+
+def root_code(exc: BaseException) -> str:
+    """The portal's error code behind `exc` (through an incomplete export to its cause)."""
+    return getattr(_root(exc), "code", type(exc).__name__)

@@ -81,6 +81,9 @@ class CallSettings(db.Model):
     portal_id: Mapped[int] = portal_fk()
     rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     import_days: Mapped[int] = mapped_column(Integer, nullable=False, default=90)
+    # The statistics ID reconcile reads on from: the newest row reconcile itself has read, not the newest
+    # call held (a delivered call enriched first would hide an older one whose events were lost).
+    reconcile_from: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -98,6 +101,9 @@ class ImportRun(db.Model):
     rows_expected: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # kept fresh while a worker runs it
+    # Which run of the job owns the import: a sweep that resumes a run whose worker died takes the
+    # next number, and a job holding an older one stops (so two never import at once).
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = created_at()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from huey import crontab
+from datetime import timedelta
 
-from ..jobs import app_periodic_task, app_task
+from flask import current_app
+
+from ..jobs import app_periodic_task, app_task, every_minutes
 from . import service
 
 
@@ -13,9 +15,9 @@ def process_event(inbox_id: int) -> str:
     return service.process(inbox_id)
 
 
-@app_periodic_task(crontab(minute="*/5"))
+@app_periodic_task(every_minutes("SWEEP_EVERY_MINUTES", 5))
 def sweep_inbox() -> int:
-    ids = service.stale_ids()
+    ids = service.stale_ids(timedelta(seconds=float(current_app.config.get("JOB_STALE_AFTER", 300))))
     for i in ids:
         process_event(i)
     return len(ids)

@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..bitrix import errors as E
 from ..extensions import db
 from .models import PeriodicClaim
 
@@ -60,9 +61,30 @@ def _in_app_context(fn):
     return run
 
 
+def _stops_for_reinstall(fn):
+    """A job of a portal whose tokens are revoked (or the app removed) ends quietly, without retries.
+
+    Only a reinstall helps such a portal; the REST client has already marked it `needs_reinstall`,
+    and the sweeps and reconcile catch up what was left undone once it is active again. Retrying
+    would only repeat the refusal, and each failure would log a traceback.
+    """
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except E.BitrixError as exc:
+            if not E.needs_reinstall(exc):
+                raise
+            log.warning("%s%r stopped: the portal needs a reinstall (%s)", fn.__name__, args, E.root_code(exc))
+            return "portal needs reinstall"
+
+    return run
+
+
 def app_task(**task_kwargs):
     """`huey.task` whose body runs inside the app context (the current one, else the worker's app)."""
-    return lambda fn: huey.task(**task_kwargs)(_in_app_context(fn))
+    return lambda fn: huey.task(**task_kwargs)(_in_app_context(_stops_for_reinstall(fn)))
 
 
 def app_periodic_task(validate_datetime, **task_kwargs):
@@ -81,9 +103,42 @@ def app_periodic_task(validate_datetime, **task_kwargs):
         def due_and_claimed(when: datetime) -> bool:
             return bool(validate_datetime(when)) and claim_slot(name, when)
 
-        return huey.periodic_task(due_and_claimed, **task_kwargs)(_in_app_context(fn))
+        return huey.periodic_task(due_and_claimed, **task_kwargs)(_in_app_context(_stops_for_reinstall(fn)))
 
     return decorator
+
+
+def every_minutes(config_key: str, default: int):
+    """A periodic schedule of every N minutes of the day (N from the app's config, read when checked).
+
+    N = 5 is crontab(minute="*/5"); a config value lets an operator (or a test) change the cadence
+    without touching code. Minutes are counted from midnight UTC, so N need not divide 60.
+    """
+
+    def due(when: datetime) -> bool:
+        cfg = current_app.config if has_app_context() else (_app.config if _app is not None else {})
+        every = max(1, int(cfg.get(config_key) or default))
+        return (when.hour * 60 + when.minute) % every == 0
+
+    return due
+
+
+# Run once by `flask worker` before it consumes (in the app context): checks that should not wait for
+# the first periodic tick, e.g. an import whose worker died and which this restart should resume.
+WORKER_START: list = []
+
+
+def at_worker_start(fn):
+    WORKER_START.append(fn)
+    return fn
+
+
+def run_worker_start() -> None:
+    for fn in WORKER_START:
+        try:
+            fn()
+        except Exception:  # the periodic run of the same check comes a minute later
+            log.exception("worker start check %s failed", fn.__name__)
 
 
 # Claims older than this are deleted as new ones land: long enough for an operator to look back on a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -12,6 +13,7 @@ from ..calls.models import Call
 from ..calls.rules import REVIEW, SHORT, direction_of
 from ..extensions import db
 from ..jobs import app_task
+from ..models_base import utcnow
 from ..portals.models import Portal, RoleGrant
 from ..portals.rest import client_for
 from .bootstrap import setup_for
@@ -30,6 +32,33 @@ def queue_for(portal_id: int, call_ids: list[str]) -> int:
         Call.qa_item_id.is_(None))).all()
     for call_pk in ids:
         create_card(call_pk)
+    return len(ids)
+
+
+def requeue_lost_cards(portal_id: int, stale_after: timedelta, window: timedelta = timedelta(days=2)) -> int:
+    """Enqueue again the cards of live calls whose job was lost (its worker died, the queue was emptied).
+
+    A claim (`qa_item_id` = CLAIMED) older than `stale_after` belonged to a worker that died: it is
+    freed first. Then every selected call of the last `window` that came in live (not by the
+    history import, which makes no cards), has its statistics and still no card, and was last
+    touched before `stale_after`, gets its job again; `create_card` makes at most one card per call.
+    """
+    if setup_for(portal_id) is None:
+        return 0
+    cutoff = utcnow() - stale_after
+    db.session.execute(update(Call).where(Call.portal_id == portal_id, Call.qa_item_id == CLAIMED,
+                                          Call.updated_at < cutoff)
+                       .values(qa_item_id=None, updated_at=Call.updated_at)  # still stale: enqueued below
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    ids = db.session.scalars(select(Call.id).where(
+        Call.portal_id == portal_id, Call.call_start_date >= utcnow() - window, Call.source != "import",
+        Call.enriched.is_(True), Call.selection.in_((REVIEW, SHORT)), Call.qa_item_id.is_(None),
+        Call.updated_at < cutoff)).all()
+    for call_pk in ids:
+        create_card(call_pk)
+    if ids:
+        log.warning("portal=%s: %s cards whose job was lost enqueued again", portal_id, len(ids))
     return len(ids)
 
 
