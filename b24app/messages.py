@@ -102,6 +102,14 @@ _TEXTS = {
 }
 
 
+def register(texts: dict) -> None:
+    """A feature module's own texts (lazy_gettext values), added at import; a key is defined once."""
+    clash = set(texts) & set(_TEXTS)
+    if clash:
+        raise ValueError(f"message keys defined twice: {sorted(clash)}")
+    _TEXTS.update(texts)
+
+
 def message(key: str) -> str:
     text = _TEXTS.get(key)
     return str(text) if text is not None else key

@@ -11,6 +11,7 @@ from ..messages import message, role_label
 from . import lifecycle, roles
 from .frame import frame_api, frame_request, placement_view, require_role
 from .models import ROLES
+from .sections import NOTICES as SECTION_NOTICES
 from .sections import SECTIONS
 
 bp = Blueprint("portals", __name__)
@@ -53,7 +54,7 @@ def render_settings(notice_key: str | None = None, kind: str = "ok", status: int
 @placement_view
 def settings():
     msg = request.args.get("msg")
-    return render_settings(msg if msg in NOTICES else None)
+    return render_settings(msg if msg in NOTICES or msg in SECTION_NOTICES else None)
 
 
 @bp.post("/b24/settings/roles")

@@ -14,8 +14,13 @@ class Section:
 
 
 SECTIONS: list[Section] = []
+# messages.py keys a section's forms may redirect back with (?msg=…) to show as the page's notice
+NOTICES: set[str] = set()
 
 
-def register(key: str, template: str, context: Callable) -> None:
-    if all(s.key != key for s in SECTIONS):
-        SECTIONS.append(Section(key, template, context))
+def register(key: str, template: str, context: Callable, first: bool = False,
+             notices: tuple[str, ...] = ()) -> None:
+    NOTICES.update(notices)
+    if any(s.key == key for s in SECTIONS):
+        return
+    SECTIONS.insert(0 if first else len(SECTIONS), Section(key, template, context))

@@ -93,3 +93,57 @@ class QaScore(db.Model):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    unscorable_reason: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the manager accepted it
+
+
+class QaSettings(db.Model):
+    """A portal's QA rules: the manager's dispute window, who decides disputes, the weekly quota."""
+
+    __tablename__ = "qa_settings"
+    __table_args__ = (UniqueConstraint("portal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    dispute_days: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
+    arbiter_id: Mapped[int | None] = mapped_column(Integer)          # None: the app's admins decide
+    notify_manager: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    weekly_quota: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # calls per manager; 0 = off
+    quota_week: Mapped[str | None] = mapped_column(String(10))       # ISO week the quota last sampled
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QaEvent(db.Model):
+    """The history of one QA card: every draft, submit, dispute, decision and re-score, never edited."""
+
+    __tablename__ = "qa_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    qa_item_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    score_id: Mapped[int | None] = mapped_column(ForeignKey("qa_scores.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # see qa.history.KINDS
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    percent: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(String(4000), nullable=False, default="")
+    created_at: Mapped[datetime] = created_at()
+
+
+class QaDispute(db.Model):
+    """A manager's objection to a submitted score and the arbiter's decision on it."""
+
+    __tablename__ = "qa_disputes"
+    __table_args__ = (UniqueConstraint("score_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    score_id: Mapped[int] = mapped_column(ForeignKey("qa_scores.id", ondelete="CASCADE"), nullable=False)
+    manager_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str] = mapped_column(String(4000), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")  # open/kept/changed
+    arbiter_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(4000), nullable=False, default="")
+    old_percent: Mapped[float | None] = mapped_column(Float)
+    new_percent: Mapped[float | None] = mapped_column(Float)
+    opened_at: Mapped[datetime] = created_at()
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
