@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ..extensions import db
@@ -9,8 +10,25 @@ from ..models_base import row_for_portal
 from .models import QaEvent, QaSettings
 
 # kind → what the card's history says (translated where it is shown)
-KINDS = ("draft", "submit", "unscorable", "reopen", "acknowledge", "dispute", "kept", "changed", "reassign",
-         "calibration")
+KINDS = ("draft", "submit", "rescore", "unscorable", "takeover", "acknowledge", "dispute", "kept", "changed",
+         "reassign", "calibration")
+
+
+def label(kind: str) -> str:
+    """What the card's history calls an event, in the viewer's language (one place for every page)."""
+    return {
+        "draft": gettext("Черновик оценки"),
+        "submit": gettext("Оценка отправлена"),
+        "rescore": gettext("Оценка исправлена контролёром"),
+        "unscorable": gettext("Отмечено: нельзя оценить"),
+        "takeover": gettext("Оценку продолжил другой контролёр"),
+        "acknowledge": gettext("Менеджер согласился с оценкой"),
+        "dispute": gettext("Менеджер оспорил оценку"),
+        "kept": gettext("Арбитр оставил оценку"),
+        "changed": gettext("Арбитр изменил оценку"),
+        "reassign": gettext("Карточка передана другому контролёру"),
+        "calibration": gettext("Оценка для калибровки"),
+    }.get(kind, kind)
 
 
 def record(portal_id: int, qa_item_id: int, kind: str, actor_id: int | None, *, score_id: int | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -71,7 +71,12 @@ class QaScore(db.Model):
     """
 
     __tablename__ = "qa_scores"
-    __table_args__ = (UniqueConstraint("portal_id", "qa_item_id", "reviewer_id", "calibration_id"),)
+    __table_args__ = (
+        UniqueConstraint("portal_id", "qa_item_id", "reviewer_id", "calibration_id"),
+        # One real score per card, whoever holds it; calibration rounds add one row per reviewer.
+        Index("uq_qa_scores_real", "portal_id", "qa_item_id", unique=True,
+              sqlite_where=text("calibration_id = 0"), postgresql_where=text("calibration_id = 0")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = portal_fk()
