@@ -19,3 +19,4 @@ bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/python bench/demo_data.py
 	.venv/bin/python bench/call_card.py
 	.venv/bin/python bench/event_load.py
+	.venv/bin/python bench/scoring.py
