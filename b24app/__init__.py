@@ -78,11 +78,13 @@ def _register_blueprints(app: Flask) -> None:
     from .qa import cards as _qa_cards  # noqa: F401  (card jobs)
     from .qa import routes as qa_routes
     from .qa import setup as _qa_setup  # noqa: F401  (after-install hook: the smart process)
+    from .qa import workload_views  # the reviewer's queue section, its routes and the workload jobs
     from .topics import setup as _topic_setup  # noqa: F401  (after-install hook: default topics)
 
     app.register_blueprint(portal_routes.bp)
     app.register_blueprint(call_routes.bp)
     app.register_blueprint(qa_routes.bp)
+    app.register_blueprint(workload_views.bp)
     app.register_blueprint(inbox_routes.bp)
     from .analytics import routes as analytics_routes
     from .topics import card_views, catalogue_views, prompts
@@ -91,6 +93,16 @@ def _register_blueprints(app: Flask) -> None:
 
     for topic_bp in (card_views.bp, catalogue_views.bp, prompts.bp):
         app.register_blueprint(topic_bp)
+    from .qa import checklist_views  # the «Чек-листы» section, after the topics that pick a checklist
+
+    app.register_blueprint(checklist_views.bp)
+    from .qa import calibration_views  # after the topic sections: the settings page shows it below them
+
+    app.register_blueprint(calibration_views.bp)
+    from .qa import feedback_views, settings_views  # the manager's result page; the «Оценка качества» section
+
+    app.register_blueprint(feedback_views.bp)
+    app.register_blueprint(settings_views.bp)
 
     @app.get("/healthz")
     def healthz():

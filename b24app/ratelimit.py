@@ -59,6 +59,11 @@ class _LocalCounts:
             self._counts[key] = (expires, n + 1)
             return n + 1
 
+    def clear(self) -> None:
+        """Forget every count (tests that measure a limit start from zero)."""
+        with self._lock:
+            self._counts.clear()
+
 
 _local = _LocalCounts()
 _redis_clients: dict[str, object] = {}

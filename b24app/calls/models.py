@@ -30,6 +30,7 @@ class Call(db.Model):
         Index("ix_calls_portal_start", "portal_id", "call_start_date"),
         Index("ix_calls_portal_stat", "portal_id", "stat_id"),
         Index("ix_calls_portal_user_start", "portal_id", "portal_user_id", "call_start_date"),
+        Index("ix_calls_portal_qa_item", "portal_id", "qa_item_id"),  # the card's tab finds its call by card id
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -14,8 +14,9 @@ from ..calls.rules import REVIEW, SHORT, direction_of
 from ..extensions import db
 from ..jobs import app_task
 from ..models_base import utcnow
-from ..portals.models import Portal, RoleGrant
+from ..portals.models import Portal
 from ..portals.rest import client_for
+from . import workload
 from .bootstrap import setup_for
 from .models import QaSetup
 
@@ -62,17 +63,9 @@ def requeue_lost_cards(portal_id: int, stale_after: timedelta, window: timedelta
     return len(ids)
 
 
-def next_reviewer(setup: QaSetup, portal: Portal) -> int | None:
-    reviewers = sorted(db.session.scalars(select(RoleGrant.user_id).where(
-        RoleGrant.portal_id == portal.id, RoleGrant.role == "qa")).all())
-    if not reviewers:
-        return portal.installer_user_id
-    # Round-robin: the cursor moves under a row update, so two workers never pick from one position.
-    cursor = db.session.execute(update(QaSetup).where(QaSetup.id == setup.id)
-                                .values(reviewer_cursor=QaSetup.reviewer_cursor + 1)
-                                .returning(QaSetup.reviewer_cursor)).scalar_one()
-    db.session.commit()
-    return reviewers[(cursor - 1) % len(reviewers)]
+def next_reviewer(setup: QaSetup, portal: Portal, exclude: int | None = None) -> int | None:
+    """The QA reviewer with the fewest open cards (ties in turn), absent ones and `exclude` skipped."""
+    return workload.choose_reviewer(setup, portal, exclude)
 
 
 def card_fields(call: Call, setup: QaSetup, reviewer: int | None, tz=None) -> dict:
@@ -122,13 +115,19 @@ def create_card(call_pk: int) -> str:
         etid = setup.entity_type_id
         # A card made by a worker that died before saving its ID is found by the call ID, not doubled.
         found = client.call("crm.item.list", {"entityTypeId": etid, "useOriginalUfNames": "Y",
-                                              "filter": {setup.fields["call_id"]: call.call_id}, "select": ["id"]})
+                                              "filter": {setup.fields["call_id"]: call.call_id},
+                                              "select": ["id", setup.fields["reviewer"]]})
         existing = found.result
         items = (existing or {}).get("items", []) if isinstance(existing, dict) else []
+        # With a weekly quota a card to review waits, without a reviewer, for the week's sample.
+        pending = call.selection == REVIEW and workload.quota_of(portal.id) > 0
         if items:
             item_id = int(items[0]["id"])
+            raw = str(items[0].get(setup.fields["reviewer"]) or "")
+            reviewer = int(raw) if raw.isdigit() and int(raw) > 0 else None
+            pending = pending and reviewer is None
         else:
-            reviewer = next_reviewer(setup, portal)
+            reviewer = None if pending else next_reviewer(setup, portal, exclude=call.portal_user_id)
             tz = portal_timezone(found.time)
             res = client.call("crm.item.add", {"entityTypeId": etid, "useOriginalUfNames": "Y",
                                                "fields": card_fields(call, setup, reviewer, tz)})
@@ -149,5 +148,7 @@ def create_card(call_pk: int) -> str:
         db.session.commit()
         raise
     db.session.execute(update(Call).where(Call.id == call_pk).values(qa_item_id=item_id))
+    if workload.assignment(portal.id, item_id) is None:
+        workload.record(portal.id, item_id, call.call_id, reviewer, workload.PENDING if pending else workload.ASSIGNED)
     db.session.commit()
     return "created"

@@ -14,6 +14,7 @@ import copy
 from sqlalchemy import select, update
 
 from ..extensions import db
+from ..models_base import utcnow
 from .models import Checklist, ChecklistVersion
 from .scoring import MAX_POINTS, SCALES
 
@@ -74,11 +75,31 @@ LIMITS = {"name": 120, "title": 200, "text": 500, "hint": 1000, "sections": 30, 
 
 
 class ChecklistRefused(ValueError):
-    """A checklist that cannot be saved; `message_key` says why, `where` names the place («раздел 2, пункт 3»)."""
+    """A checklist that cannot be saved; `message_key` says why, `section`/`item` name the place (1-based).
 
-    def __init__(self, message_key: str, section: int | None = None, item: int | None = None):
+    `problems` holds every problem found, as (message key, section, item), the first being this one's,
+    so an editor can name them all at once.
+    """
+
+    def __init__(self, message_key: str, section: int | None = None, item: int | None = None,
+                 problems: list[tuple[str, int | None, int | None]] | None = None):
         super().__init__(message_key)
         self.message_key, self.section, self.item = message_key, section, item
+        self.problems = problems or [(message_key, section, item)]
+
+
+def _refuse_all(problems: list[tuple[str, int | None, int | None]]) -> None:
+    if problems:
+        raise ChecklistRefused(*problems[0], problems=problems)
+
+
+def _collect(problems: list, check, *args):
+    """`check(*args)`, or None with its refusal added to `problems`."""
+    try:
+        return check(*args)
+    except ChecklistRefused as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def _text(value, limit: int, key: str, si=None, ii=None, required: bool = True) -> str:
@@ -100,68 +121,88 @@ def _flag(value, si, ii) -> bool:
     raise ChecklistRefused("checklist.bad_flag", si, ii)
 
 
+def _digits(value) -> bool:
+    """A short run of ASCII digits, as a form posts a number (int() of "²" or of 5000 digits would raise)."""
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 6
+
+
 def normalize(sections, known_ids: set[str], next_item: int) -> tuple[list[dict], int]:
     """Checked and cleaned sections, with ids for new items; the next free item number.
 
     An item may keep an id only if this checklist already had it (no borrowing another's identity),
-    and once per form.
+    and once per form. Every problem is collected before refusing, so the editor can name them all.
     """
     if not isinstance(sections, list) or not 1 <= len(sections) <= LIMITS["sections"]:
         raise ChecklistRefused("checklist.no_sections")
-    out, seen = [], set()
+    out, seen, problems = [], set(), []
     for si, sec in enumerate(sections, 1):
         if not isinstance(sec, dict):
-            raise ChecklistRefused("checklist.bad_section", si)
-        title = _text(sec.get("title"), LIMITS["title"], "checklist.bad_title", si)
+            problems.append(("checklist.bad_section", si, None))
+            continue
+        title = _collect(problems, _text, sec.get("title"), LIMITS["title"], "checklist.bad_title", si)
         raw_items = sec.get("items")
         if not isinstance(raw_items, list) or not 1 <= len(raw_items) <= LIMITS["items"]:
-            raise ChecklistRefused("checklist.no_items", si)
+            problems.append(("checklist.no_items", si, None))
+            continue
         items_out = []
         for ii, it in enumerate(raw_items, 1):
             if not isinstance(it, dict):
-                raise ChecklistRefused("checklist.bad_item", si, ii)
+                problems.append(("checklist.bad_item", si, ii))
+                continue
             ident = it.get("id")
             if ident in (None, ""):
                 ident, next_item = f"i{next_item}", next_item + 1
             elif not isinstance(ident, str) or ident not in known_ids or ident in seen:
-                raise ChecklistRefused("checklist.bad_item_id", si, ii)
-            seen.add(ident)
+                problems.append(("checklist.bad_item_id", si, ii))
+            seen.add(ident if isinstance(ident, str) else "")
             weight = it.get("weight", 1)
-            if isinstance(weight, str) and weight.strip().isdigit():
+            if _digits(weight):
                 weight = int(weight)
             if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= LIMITS["weight"]:
-                raise ChecklistRefused("checklist.bad_weight", si, ii)
+                problems.append(("checklist.bad_weight", si, ii))
             scale = it.get("scale") or "yes_partly_no"
-            if scale not in SCALES:
-                raise ChecklistRefused("checklist.bad_scale", si, ii)
-            item = {"id": ident, "text": _text(it.get("text"), LIMITS["text"], "checklist.bad_text", si, ii),
-                    "hint": _text(it.get("hint"), LIMITS["hint"], "checklist.bad_hint", si, ii, required=False),
-                    "weight": weight, "scale": scale, "critical": _flag(it.get("critical"), si, ii),
-                    "na_allowed": _flag(it.get("na_allowed"), si, ii)}
+            if not isinstance(scale, str) or scale not in SCALES:
+                problems.append(("checklist.bad_scale", si, ii))
+            item = {"id": ident, "text": _collect(problems, _text, it.get("text"), LIMITS["text"], "checklist.bad_text",
+                                                  si, ii),
+                    "hint": _collect(problems, _text, it.get("hint"), LIMITS["hint"], "checklist.bad_hint", si, ii,
+                                     False),
+                    "weight": weight, "scale": scale, "critical": _collect(problems, _flag, it.get("critical"), si, ii),
+                    "na_allowed": _collect(problems, _flag, it.get("na_allowed"), si, ii)}
             if scale == "points":
                 top = it.get("max_points")
-                if isinstance(top, str) and top.strip().isdigit():
+                if _digits(top):
                     top = int(top)
                 if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= MAX_POINTS:
-                    raise ChecklistRefused("checklist.bad_points", si, ii)
+                    problems.append(("checklist.bad_points", si, ii))
                 item["max_points"] = top
             items_out.append(item)
         out.append({"title": title, "items": items_out})
+    _refuse_all(problems)
     return out, next_item
 
 
-def _known_ids(checklist_id: int) -> set[str]:
+def _checked(name, sections, known_ids: set[str], next_item: int) -> tuple[str, list[dict], int]:
+    """The cleaned name and sections, or one refusal naming every problem (the name's first)."""
+    problems: list = []
+    name = _collect(problems, _text, name, LIMITS["name"], "checklist.bad_name")
+    clean, next_item = _collect(problems, normalize, sections, known_ids, next_item) or (None, next_item)
+    _refuse_all(problems)
+    return name, clean, next_item
+
+
+def _known_ids(portal_id: int, checklist_id: int) -> set[str]:
     ids: set[str] = set()
     for sections in db.session.scalars(select(ChecklistVersion.sections)
-                                       .where(ChecklistVersion.checklist_id == checklist_id)):
+                                       .where(ChecklistVersion.portal_id == portal_id,
+                                              ChecklistVersion.checklist_id == checklist_id)):
         ids.update(str(it.get("id")) for sec in sections or [] for it in sec.get("items") or [] if it.get("id"))
     return ids
 
 
 def create(portal_id: int, name: str, sections, user_id: int | None) -> Checklist:
     """A new checklist at version 1; any ids in `sections` are dropped (a new checklist's items are new)."""
-    name = _text(name, LIMITS["name"], "checklist.bad_name")
-    clean, next_item = normalize(_without_ids(sections), set(), 1)
+    name, clean, next_item = _checked(name, _without_ids(sections), set(), 1)
     cl = Checklist(portal_id=portal_id, name=name, sections=clean, version=1, next_item=next_item)
     db.session.add(cl)
     db.session.flush()
@@ -180,7 +221,8 @@ def _without_ids(sections):
 
 
 def current_version(cl: Checklist) -> ChecklistVersion:
-    return db.session.scalar(select(ChecklistVersion).where(ChecklistVersion.checklist_id == cl.id,
+    return db.session.scalar(select(ChecklistVersion).where(ChecklistVersion.portal_id == cl.portal_id,
+                                                            ChecklistVersion.checklist_id == cl.id,
                                                             ChecklistVersion.number == cl.version))
 
 
@@ -197,13 +239,13 @@ def save(portal_id: int, checklist_id: int, name: str, sections, user_id: int | 
         raise ChecklistRefused("checklist.not_found")
     if expected_version is not None and expected_version != cl.version:
         raise ChecklistRefused("checklist.stale")
-    name = _text(name, LIMITS["name"], "checklist.bad_name")
-    clean, next_item = normalize(sections, _known_ids(cl.id), cl.next_item)
+    name, clean, next_item = _checked(name, sections, _known_ids(portal_id, cl.id), cl.next_item)
     if clean == cl.sections and name == cl.name:
         return cl
     current = current_version(cl)
     if current is not None and not current.used:
-        current.sections, current.name, current.created_by = clean, name, user_id
+        # In place: the version's date and author become this save's (the history shows who last shaped it).
+        current.sections, current.name, current.created_by, current.created_at = clean, name, user_id, utcnow()
     else:
         cl.version += 1
         db.session.add(ChecklistVersion(portal_id=portal_id, checklist_id=cl.id, number=cl.version, name=name,
@@ -213,10 +255,24 @@ def save(portal_id: int, checklist_id: int, name: str, sections, user_id: int | 
     return cl
 
 
-def mark_used(version_id: int) -> None:
+def mark_used(version: ChecklistVersion) -> None:
     """A score was made with this version: from now on it is frozen."""
-    db.session.execute(update(ChecklistVersion).where(ChecklistVersion.id == version_id,
+    db.session.execute(update(ChecklistVersion).where(ChecklistVersion.portal_id == version.portal_id,
+                                                      ChecklistVersion.id == version.id,
                                                       ChecklistVersion.used.is_(False)).values(used=True))
+
+
+def free_name(portal_id: int, name: str) -> str:
+    """`name`, or with « (2)», « (3)»… when the portal already has a checklist so named (copies and imports
+    would otherwise be indistinguishable in a topic's list)."""
+    base = " ".join(name.split())[:LIMITS["name"]]
+    taken = set(db.session.scalars(select(Checklist.name).where(Checklist.portal_id == portal_id)))
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        tail = f" ({n})"
+        candidate = base[:LIMITS["name"] - len(tail)] + tail
+    return candidate
 
 
 def duplicate(portal_id: int, checklist_id: int, copy_name: str, user_id: int | None) -> Checklist:

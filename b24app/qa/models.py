@@ -152,3 +152,47 @@ class QaDispute(db.Model):
     new_percent: Mapped[float | None] = mapped_column(Float)
     opened_at: Mapped[datetime] = created_at()
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class QaCalibration(db.Model):
+    """A calibration round: several reviewers score the same call blind; their spread shows how alike they judge.
+
+    Its scores are QaScore rows with `calibration_id` = this id: never a real score, never on the card.
+    """
+
+    __tablename__ = "qa_calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    qa_item_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    call_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("qa_checklists.id"), nullable=False)
+    version_id: Mapped[int] = mapped_column(ForeignKey("qa_checklist_versions.id"), nullable=False)
+    reviewers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)   # user ids
+    created_by: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = created_at()
+
+
+class QaNotice(db.Model):
+    """One chat message about a score (its result, a dispute, a decision) to one user: the "never twice" guard.
+
+    The row is claimed before the message is sent, keyed by what it is about, so a re-delivered job
+    finds it taken and sends nothing; a failed send leaves it `pending` for the job's retry.
+    """
+
+    __tablename__ = "qa_notices"
+    __table_args__ = (UniqueConstraint("score_id", "kind", "revision", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = portal_fk()
+    score_id: Mapped[int] = mapped_column(ForeignKey("qa_scores.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)        # result / dispute / decision
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)       # the score's revision it is about
+    user_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="sending")  # sending/pending/sent/failed
+    channel: Mapped[str] = mapped_column(String(8), nullable=False, default="")          # bot / notify
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

@@ -23,7 +23,7 @@ from ..jobs import app_task
 from ..models_base import utcnow
 from ..portals.models import Portal, PortalUser
 from ..portals.rest import client_for
-from . import history, scoring
+from . import history, scoring, workload
 from .bootstrap import setup_for
 from .checklists import checklist, current_version, mark_used
 from .models import Checklist, ChecklistVersion, QaScore, QaSetup
@@ -108,11 +108,17 @@ def load(viewer, qa_item_id: int) -> FormState:
         cl = db.session.get(Checklist, score.checklist_id)
     st = FormState(call=call, setup=setup, score=score, checklist=cl, version=version, topic=topic_name)
     if not is_scorer(viewer):
+        if not viewer.has("director") and call.portal_user_id != viewer.user_id:
+            raise ReviewRefused("review.not_yours", 403)  # a manager sees only his own calls' scores
         st.refusal = "review.not_reviewer"
+        if score is not None and score.status == "draft":
+            st.score = None  # a draft is the reviewer's work in progress, not a result yet
     elif call.portal_user_id and call.portal_user_id == viewer.user_id:
         st.refusal = "review.own_call"
     elif score is None and version is None:
         st.refusal = "review.no_checklist"
+    elif score is None and workload.sampling_state(viewer.portal_id, qa_item_id):
+        st.refusal = "review.not_sampled"  # the weekly sample decides which calls are scored, not the reviewer
     else:
         st.may_score = True
     if score is not None and score.status == "draft" and score.reviewer_id != viewer.user_id:
@@ -284,7 +290,7 @@ def save_draft(viewer, qa_item_id: int, data) -> QaScore:
     new = st.score is None
     score = _write(st, viewer, form, values)
     if new:  # from the first answer on, an admin's edit makes a new version instead of changing this one
-        mark_used(st.version.id)
+        mark_used(st.version)
         history.record(viewer.portal_id, qa_item_id, "draft", viewer.user_id, score_id=score.id)
     db.session.commit()
     return score
@@ -310,7 +316,7 @@ def submit(viewer, qa_item_id: int, data) -> QaScore:
               "for_meeting": form.for_meeting, "status": "submitted", "percent": result.percent,
               "critical_failed": result.critical_failed, "submitted_at": now, "unscorable_reason": ""}
     score = _write(st, viewer, form, values)
-    mark_used(st.version.id)
+    mark_used(st.version)
     db.session.execute(update(Call).where(Call.id == st.call.id, Call.scored_at.is_(None)).values(scored_at=now))
     history.record(viewer.portal_id, qa_item_id, "rescore" if again else "submit", viewer.user_id,
                    score_id=score.id, percent=result.percent, text=form.comment)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from b24app.extensions import db
 from b24app.qa.models import QaScore
 
-from ..qa.review_helpers import REVIEWER, card_item, make_card
+from ..qa.review_helpers import REVIEWER, REVIEWER2, card_item, make_card
 from .conftest import app_frame, shot
 
 
@@ -76,3 +76,39 @@ def test_a_reviewer_scores_a_call_in_the_card_tab(installed, live_app, page):
         assert s.comments == {keys[1]: "Не уточнил, как обращаться"}
     page.reload()
     assert "Оценено" in page.inner_text(".stage")
+
+
+def _score_calibration(page, installed, user_id: int, answers: dict):
+    page.goto(f"{installed.url}/?user={user_id}&open=app")
+    frame = app_frame(page)
+    frame.click('[data-testid="calibration-round"] [data-testid="calibration-score"]')
+    frame.wait_for_selector('[data-testid="qa-calibration"]')
+    for key, value in answers.items():
+        frame.check(f'input[name="a_{key}"][value="{value}"]')
+    frame.click('[data-testid="qa-submit"]')
+    frame.wait_for_selector('[data-testid="qa-form"][data-status="submitted"]')
+    return frame
+
+
+def test_a_calibration_round_with_two_reviewers_shows_their_spread(installed, live_app, page):
+    card = make_card(installed, live_app)
+    page.goto(f"{installed.url}/?user=1&open=app")
+    frame = app_frame(page)
+    frame.wait_for_selector('[data-testid="calibration-form"]')
+    frame.select_option('[data-testid="calibration-card"]', str(card.item_id))
+    frame.check(f'[data-testid="calibration-reviewer"][value="{REVIEWER}"]')
+    frame.check(f'[data-testid="calibration-reviewer"][value="{REVIEWER2}"]')
+    frame.click('[data-testid="calibration-form"] button[type="submit"]')
+    frame.wait_for_selector('[data-testid="notice"]:has-text("Калибровка начата")')
+
+    yes = {f"i{n}": "yes" for n in range(1, 9)}
+    _score_calibration(page, installed, REVIEWER, yes)
+    frame = _score_calibration(page, installed, REVIEWER2, yes | {"i1": "no", "i7": "partly"})
+    frame.click('[data-testid="qa-calibration-results"]')
+    frame.wait_for_selector('[data-testid="calibration-results-page"]')
+    totals = [t.inner_text() for t in frame.query_selector_all('[data-testid="calibration-total"]')]
+    assert totals == ["100 %", "79,4 %"]                       # 13.5 of 17: «нет» on weight 2, «частично» on 3
+    assert frame.inner_text('[data-testid="calibration-spread"]') == "20,6 %"
+    disagree = frame.query_selector_all('[data-testid="calibration-item"].qa-disagree')
+    assert len(disagree) == 2
+    shot(page, "calibration-results")

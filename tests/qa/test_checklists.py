@@ -54,7 +54,7 @@ def test_an_unused_version_is_edited_in_place_a_used_one_is_frozen(portal_id):
     C.save(portal_id, cl.id, "Продажа", edited, user_id=1)
     assert cl.version == 1 and C.current_version(cl).sections[0]["items"][0]["weight"] == 5  # unused: in place
 
-    C.mark_used(v1.id)
+    C.mark_used(v1)
     edited = copy.deepcopy(cl.sections)
     first_id = edited[0]["items"][0]["id"]
     edited[0]["items"][0]["text"] = "Поздоровался по стандарту"   # the same item, reworded
@@ -75,14 +75,14 @@ def test_an_unused_version_is_edited_in_place_a_used_one_is_frozen(portal_id):
 
 def test_saving_nothing_changed_makes_no_version(portal_id):
     cl = C.create(portal_id, "Общий", C.DEFAULTS["general"][1], user_id=1)
-    C.mark_used(C.current_version(cl).id)
+    C.mark_used(C.current_version(cl))
     C.save(portal_id, cl.id, "Общий", copy.deepcopy(cl.sections), user_id=1)
     assert cl.version == 1
 
 
 def test_a_stale_editor_is_refused(portal_id):
     cl = C.create(portal_id, "Общий", C.DEFAULTS["general"][1], user_id=1)
-    C.mark_used(C.current_version(cl).id)
+    C.mark_used(C.current_version(cl))
     changed = copy.deepcopy(cl.sections)
     changed[0]["title"] = "Другое"
     C.save(portal_id, cl.id, "Общий", changed, user_id=1, expected_version=1)

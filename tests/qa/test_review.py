@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -176,10 +177,29 @@ def test_a_reviewer_cannot_score_his_own_call_and_a_manager_cannot_score(install
     assert "Свой звонок оценивать нельзя" in f.page.text and f.config["editable"] is False
     r = f.post("submit", {"answers": all_yes(f)})
     assert r.status_code == 403 and r.json()["key"] == "review.own_call"
-    manager = Form(installed, live_app, card, MANAGER)
-    r = manager.post("draft", {"answers": {"i1": "yes"}})
-    assert r.status_code == 403 and r.json()["key"] == "review.not_reviewer"
+    page = open_form(installed, live_app, card, MANAGER)      # another manager's call
+    assert page.status_code == 403 and "только оценки своих звонков" in page.text
+    token = frame_token_from(open_placement(installed, live_app, "/b24/app", user_id=MANAGER).text)
+    r = requests.post(f"{live_app.url}/b24/qa/card/{card.item_id}/draft", headers={"X-Frame-Token": token},
+                      json={"revision": 0, "version_id": f.config["versionId"], "answers": {"i1": "yes"}}, timeout=30)
+    assert r.status_code == 403 and r.json()["key"] == "review.not_yours"
     assert _score(live_app, card) is None
+
+
+def test_the_manager_sees_his_result_but_not_a_draft(installed, live_app, card):
+    f = Form(installed, live_app, card)
+    assert f.post("draft", {"answers": {"i1": "no"}, "comment": "черновая мысль"}).status_code == 200
+    own = Form(installed, live_app, card, MANAGER)
+    assert own.config["editable"] is False and "черновая мысль" not in own.page.text
+    assert own.config["revision"] == 0 and 'data-status="new"' in own.page.text
+    r = own.post("draft", {"answers": {"i1": "yes"}})
+    assert r.status_code == 403 and r.json()["key"] == "review.not_reviewer"
+    assert f.post("submit", {"answers": all_yes(f), "comment": "Отлично"}).status_code == 200
+    own = Form(installed, live_app, card, MANAGER)
+    assert 'data-status="submitted"' in own.page.text and "Отлично" in own.page.text
+    link = re.search(r'href="([^"]+)" data-testid="qa-result-link"', own.page.text).group(1).replace("&amp;", "&")
+    result = requests.get(live_app.url + link, timeout=30)
+    assert result.status_code == 200 and "Отлично" in result.text
 
 
 def test_unscorable_needs_a_reason_and_moves_the_card(installed, live_app, card):

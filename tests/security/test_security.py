@@ -151,6 +151,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 @pytest.fixture
 def fresh_limits(live_app):
     """No counts of an earlier run in the same minute (before the install the test counts)."""
+    from b24app import ratelimit
+
+    ratelimit._local.clear()  # the in-process counts outlive a live_app: the module is shared by the session
     if live_app.app.config.get("REDIS_URL"):
         import redis
 
