@@ -14,7 +14,7 @@ from .events import DATA as EVENT_DATA
 from .placements import options_shape
 from .shapes import PayloadError
 
-__all__ = ["PayloadError", "PortalEvent", "PortalFrameRequest", "http_build_query", "parse_bracketed",
+__all__ = ["DEFAULT_TZ_MINUTES", "PayloadError", "PortalEvent", "PortalFrameRequest", "http_build_query", "parse_bracketed",
            "parse_event", "parse_frame_request", "portal_timezone", "single_values"]
 
 _KEY_PARTS = re.compile(r"\[([^\]]*)\]")
@@ -201,6 +201,9 @@ def parse_event(form_items: Iterable[tuple[str, str]]) -> PortalEvent:
     if not isinstance(handler_id, str) or not re.fullmatch(r"\d{0,20}", handler_id):
         raise PayloadError("event_handler_id")
     return PortalEvent(event=name, data=data, ts=ts, auth=auth, handler_id=handler_id)
+
+
+DEFAULT_TZ_MINUTES = 180  # Moscow time, until a REST answer has told the portal's own offset
 
 
 def portal_timezone(time_block: Mapping | None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from ..portals.rest import client_for
 from . import history, scoring, workload
 from .bootstrap import setup_for
 from .checklists import checklist, current_version, mark_used
+from .clock import local, portal_tz  # noqa: F401  (pages and messages read the clock through review)
 from .models import Checklist, ChecklistVersion, QaScore, QaSetup
 
 log = logging.getLogger(__name__)
@@ -381,19 +382,3 @@ def push_to_card(score_id: int) -> str:
         "entityTypeId": setup.entity_type_id, "id": score.qa_item_id, "useOriginalUfNames": "Y",
         "fields": card_updates(score, setup, cl, version)})
     return "card updated"
-
-
-def portal_tz(portal_id: int):
-    """The portal's UTC offset as the bot last saw it (topics keep it), else Moscow time."""
-    from datetime import timezone
-
-    from ..topics.models import TopicBot
-    from ..topics.prompts import DEFAULT_TZ_MINUTES
-
-    row = db.session.scalar(select(TopicBot).where(TopicBot.portal_id == portal_id))
-    minutes = row.tz_offset_minutes if row is not None and row.tz_offset_minutes is not None else DEFAULT_TZ_MINUTES
-    return timezone(timedelta(minutes=minutes))
-
-
-def local(when: datetime | None, tz) -> str:
-    return when.astimezone(tz).strftime("%d.%m.%Y %H:%M") if when else ""

@@ -68,6 +68,7 @@ from ..portals.models import STATUS_ACTIVE, Portal, PortalUser, RoleGrant
 from ..portals.rest import client_for
 from . import history
 from .bootstrap import setup_for
+from .clock import portal_tz
 from .models import QaScore, QaSetup
 
 log = logging.getLogger(__name__)
@@ -104,15 +105,6 @@ class WorkloadRefused(Exception):
 
 
 # --- time ----------------------------------------------------------------------------------------
-
-def portal_tz(portal_id: int) -> timezone:
-    """The portal's UTC offset as the topic bot last saw it, else Moscow time (topics sit above qa)."""
-    from ..topics.models import TopicBot
-    from ..topics.prompts import DEFAULT_TZ_MINUTES
-
-    row = db.session.scalar(select(TopicBot.tz_offset_minutes).where(TopicBot.portal_id == portal_id))
-    return timezone(timedelta(minutes=row if row is not None else DEFAULT_TZ_MINUTES))
-
 
 def iso_week(when: datetime, tz: timezone) -> str:
     year, week, _ = when.astimezone(tz).isocalendar()

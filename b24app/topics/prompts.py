@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import ratelimit
 from ..bitrix import errors as E
+from ..bitrix.payloads import DEFAULT_TZ_MINUTES
 from ..calls.models import Call
 from ..calls.rules import ANSWERED_CODE, REVIEW, SHORT
 from ..extensions import db
@@ -65,7 +66,6 @@ MAX_ATTEMPTS = 12                   # failed sends in all before the prompt is m
 BACKOFF = (60, 120, 300, 600, 1800, 3600)  # s between attempts
 STALE = timedelta(minutes=5)        # a "sending"/"answering" row older than this was left by a dead worker
 LINK_TTL = 14 * 86400
-DEFAULT_TZ_MINUTES = 180
 
 PENDING, SENDING, SENT, NOTIFIED = "pending", "sending", "sent", "notified"
 ANSWERING, ANSWERED, CLOSED, CANCELLED, FAILED = "answering", "answered", "closed", "cancelled", "failed"
