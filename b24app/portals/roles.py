@@ -57,6 +57,16 @@ def users(portal_id: int) -> list[PortalUser]:
                                    .order_by(PortalUser.name)))
 
 
+def names_for(portal_id: int, ids) -> dict[int, str]:
+    """Display names of the portal's users by id; an id the directory does not know shows as «#id»."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    rows = dict(db.session.execute(select(PortalUser.user_id, PortalUser.name).where(
+        PortalUser.portal_id == portal_id, PortalUser.user_id.in_(ids))).all())
+    return {i: rows.get(i) or f"#{i}" for i in ids}
+
+
 def departments(portal_id: int) -> list[PortalDepartment]:
     return list(db.session.scalars(select(PortalDepartment).where(PortalDepartment.portal_id == portal_id)
                                    .order_by(PortalDepartment.name)))

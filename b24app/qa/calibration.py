@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from statistics import mean, pstdev
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models_base import utcnow
 from ..portals.models import RoleGrant
+from ..portals.roles import names_for
 from . import history, review, scoring
 from .checklists import current_version, mark_used
 from .models import ChecklistVersion, QaCalibration, QaScore
@@ -68,7 +68,7 @@ def create(viewer, form) -> QaCalibration:
     mark_used(version)
     db.session.flush()
     history.record(viewer.portal_id, call.qa_item_id, "calibration", viewer.user_id,
-                   text=", ".join(review.names_for(viewer.portal_id, ids).values()))
+                   text=", ".join(names_for(viewer.portal_id, ids).values()))
     db.session.commit()
     return cal
 
@@ -76,6 +76,16 @@ def create(viewer, form) -> QaCalibration:
 def scores(cal: QaCalibration) -> list[QaScore]:
     return list(db.session.scalars(select(QaScore).where(QaScore.portal_id == cal.portal_id,
                                                          QaScore.calibration_id == cal.id)))
+
+
+def scores_by_round(portal_id: int, rounds: list[QaCalibration]) -> dict[int, list[QaScore]]:
+    """The scores of several rounds in one query (the settings section lists up to 30)."""
+    out: dict[int, list[QaScore]] = {c.id: [] for c in rounds}
+    if rounds:
+        for s in db.session.scalars(select(QaScore).where(QaScore.portal_id == portal_id,
+                                                          QaScore.calibration_id.in_(list(out)))):
+            out[s.calibration_id].append(s)
+    return out
 
 
 def own_score(cal: QaCalibration, user_id: int) -> QaScore | None:
@@ -107,39 +117,26 @@ def _writable(viewer, cal_id: int, data) -> tuple[QaCalibration, review.FormInpu
 
 def _write(viewer, cal: QaCalibration, form: review.FormInput, mine: QaScore | None, values: dict) -> QaScore:
     if mine is None:
-        mine = QaScore(portal_id=cal.portal_id, qa_item_id=cal.qa_item_id, call_id=cal.call_id, manager_id=None,
-                       reviewer_id=viewer.user_id, calibration_id=cal.id, checklist_id=cal.checklist_id,
-                       version_id=cal.version_id, revision=1, **values)
-        db.session.add(mine)
-        try:
-            db.session.flush()
-        except IntegrityError as exc:
-            db.session.rollback()
-            raise review.ReviewRefused("review.stale", 409) from exc
-        return mine
-    n = db.session.execute(update(QaScore).where(QaScore.id == mine.id, QaScore.revision == form.revision)
-                           .values(revision=form.revision + 1, updated_at=utcnow(), **values)
-                           .execution_options(synchronize_session=False)).rowcount
-    if not n:
-        db.session.rollback()
-        raise review.ReviewRefused("review.stale", 409)
-    db.session.expire(mine)
-    return mine
+        return review.insert_score(QaScore(
+            portal_id=cal.portal_id, qa_item_id=cal.qa_item_id, call_id=cal.call_id, manager_id=None,
+            reviewer_id=viewer.user_id, calibration_id=cal.id, checklist_id=cal.checklist_id,
+            version_id=cal.version_id, revision=1, **values))
+    return review.update_at_revision(mine, form.revision, values)
 
 
 def save_draft(viewer, cal_id: int, data) -> QaScore:
     cal, form, mine, sections = _writable(viewer, cal_id, data)
-    review._check_answers(sections, form, complete=False)
+    review.check_answers(sections, form, complete=False)
     score = _write(viewer, cal, form, mine, {"answers": form.answers, "comments": form.comments,
                                              "comment": form.comment, "status": "draft",
-                                             "percent": review._partial_percent(sections, form.answers)})
+                                             "percent": review.partial_percent(sections, form.answers)})
     db.session.commit()
     return score
 
 
 def submit(viewer, cal_id: int, data) -> QaScore:
     cal, form, mine, sections = _writable(viewer, cal_id, data)
-    result = review._check_answers(sections, form, complete=True)
+    result = review.check_answers(sections, form, complete=True)
     score = _write(viewer, cal, form, mine, {
         "answers": form.answers, "comments": form.comments, "comment": form.comment, "status": "submitted",
         "percent": result.percent, "critical_failed": result.critical_failed, "submitted_at": utcnow()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
@@ -13,10 +13,12 @@ from ..extensions import db
 from ..messages import message, register
 from ..models_base import utcnow
 from ..portals.frame import frame_api, require_role
+from ..portals.roles import names_for
 from ..portals.routes import render_settings
 from ..portals.sections import register as register_section
-from . import calibration, history, review
+from . import calibration, clock, history, review
 from .models import ChecklistVersion
+from .routes import write_json
 from .scoring import SCALES
 
 bp = Blueprint("qa_calibration", __name__)
@@ -29,6 +31,7 @@ register({
     "calibration.own_call": _("Менеджер звонка не может участвовать в его калибровке."),
     "calibration.not_found": _("Калибровка не найдена."),
     "calibration.not_invited": _("Вас нет среди участников этой калибровки."),
+    "calibration.submitted": _("Оценка для калибровки отправлена. Результаты откроются, когда оценят все участники."),
     "calibration.already_submitted": _("Вы уже отправили оценку в этой калибровке; изменить её нельзя."),
 })
 
@@ -38,12 +41,13 @@ def _context(viewer) -> dict:
         return {"calibration_visible": False}
     pid = viewer.portal_id
     rounds = calibration.calibrations(pid)
-    progress = {c.id: (sum(1 for s in calibration.scores(c) if s.status == "submitted"), len(c.reviewers))
-                for c in rounds}
+    by_round = calibration.scores_by_round(pid, rounds)
+    progress = {c.id: (sum(1 for s in by_round[c.id] if s.status == "submitted"), len(c.reviewers)) for c in rounds}
     mine = [c for c in rounds if viewer.user_id in c.reviewers]
     ctx = {"calibration_visible": True, "calibration_rounds": rounds if viewer.has("admin") else mine,
            "calibration_progress": progress,
-           "calibration_mine": {c.id: calibration.own_score(c, viewer.user_id) for c in mine}}
+           "calibration_mine": {c.id: next((s for s in by_round[c.id] if s.reviewer_id == viewer.user_id), None)
+                                for c in mine}}
     if viewer.has("admin"):
         recent = db.session.execute(
             select(Call.qa_item_id, Call.call_start_date, Call.phone_number, Call.portal_user_id)
@@ -51,10 +55,10 @@ def _context(viewer) -> dict:
             .order_by(Call.call_start_date.desc()).limit(RECENT_CARDS)).all()
         people = calibration.reviewers_of(pid)
         ctx |= {"calibration_cards": recent, "calibration_people": sorted(people)}
-    names = review.names_for(pid, {u for c in rounds for u in c.reviewers}
+    names = names_for(pid, {u for c in rounds for u in c.reviewers}
                              | set(ctx.get("calibration_people", []))
                              | {r.portal_user_id for r in ctx.get("calibration_cards", [])})
-    ctx |= {"calibration_names": names, "calibration_tz": review.portal_tz(pid), "calibration_local": review.local}
+    ctx |= {"calibration_names": names, "calibration_tz": clock.portal_tz(pid), "calibration_local": clock.local}
     return ctx
 
 
@@ -96,35 +100,25 @@ def form_page(cal_id: int):
         return render_template("error.html", text=message("calibration.not_invited")), 403
     st = _form_state(cal)
     return render_template(
-        "qa/card_form.html", st=st, viewer=g.viewer, tz=review.portal_tz(g.viewer.portal_id), local=review.local,
+        "qa/card_form.html", st=st, viewer=g.viewer, tz=clock.portal_tz(g.viewer.portal_id), local=clock.local,
         events=[], names=st.names, label=history.label, topics=[], scales=SCALES,
         refusal=message(st.refusal) if st.refusal else None, item_id=cal.qa_item_id, calibration=cal)
 
 
-def _write(action, cal_id: int):
-    data = request.get_json(silent=True)
-    try:
-        if not isinstance(data, dict):
-            raise review.ReviewRefused("review.bad_form", 400)
-        score = action(g.viewer, cal_id, data)
-    except review.ReviewRefused as exc:
-        return jsonify(error=message(exc.key), key=exc.key, **{k: v for k, v in exc.details.items() if k != "by"}), \
-            exc.status
-    return jsonify(ok=True, status=score.status, revision=score.revision, percent=score.percent,
-                   critical_failed=score.critical_failed,
-                   message=message("review.draft_saved" if score.status == "draft" else "review.submitted"))
+# A calibration score never reaches the card: its submit notice must not say «переведена в «Оценено»».
+SAVED = {"draft": "review.draft_saved", "submitted": "calibration.submitted"}
 
 
 @bp.post("/b24/qa/calibration/<int:cal_id>/draft")
 @frame_api
 def save_draft(cal_id: int):
-    return _write(calibration.save_draft, cal_id)
+    return write_json(calibration.save_draft, cal_id, SAVED)
 
 
 @bp.post("/b24/qa/calibration/<int:cal_id>/submit")
 @frame_api
 def submit(cal_id: int):
-    return _write(calibration.submit, cal_id)
+    return write_json(calibration.submit, cal_id, SAVED)
 
 
 @bp.get("/b24/qa/calibration/<int:cal_id>/results")
@@ -135,7 +129,7 @@ def results_page(cal_id: int):
     except review.ReviewRefused as exc:
         return render_template("error.html", text=message(exc.key)), exc.status
     version = db.session.get(ChecklistVersion, cal.version_id)
-    names = review.names_for(g.viewer.portal_id, cal.reviewers)
+    names = names_for(g.viewer.portal_id, cal.reviewers)
     submitted = {s.reviewer_id for s in rows if s.status == "submitted"}
     return render_template("qa/calibration_results.html", cal=cal, result=result, version=version, names=names,
                            submitted=submitted, viewer=g.viewer)

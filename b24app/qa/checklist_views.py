@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..messages import message
 from ..portals.frame import frame_api, require_role
+from ..portals.roles import names_for
 from ..portals.routes import render_settings
 from ..portals.sections import register as register_section
 from . import checklists as C
 from .checklist_texts import NOTICES
+from .clock import local, portal_tz
 from .models import Checklist, QaScore
-from .review import local, names_for, portal_tz
 from .scoring import MAX_POINTS
 
 bp = Blueprint("qa_checklists", __name__)

@@ -35,9 +35,9 @@ from ..calls.models import Call
 from ..extensions import db
 from ..jobs import app_task
 from ..models_base import utcnow
-from ..portals.models import Portal, PortalUser, RoleGrant
+from ..portals.models import Portal, RoleGrant
 from ..portals.rest import client_for
-from ..portals.roles import roles_for
+from ..portals.roles import names_for, roles_for
 from . import feedback_texts as _texts  # noqa: F401  (registers the messages)
 from . import history, scoring
 from .models import ChecklistVersion, QaDispute, QaEvent, QaNotice, QaScore, QaSettings
@@ -100,15 +100,6 @@ def arbiters(portal_id: int, settings: QaSettings | None = None) -> list[int]:
 
 def link_actor(portal: Portal, user_id: int) -> Actor:
     return Actor(portal.id, user_id, roles_for(portal.id, user_id, user_id == portal.installer_user_id))
-
-
-def names_for(portal_id: int, ids) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = db.session.execute(select(PortalUser.user_id, PortalUser.name).where(
-        PortalUser.portal_id == portal_id, PortalUser.user_id.in_(ids))).all()
-    return {i: f"#{i}" for i in ids} | {uid: name or f"#{uid}" for uid, name in rows}
 
 
 # --- the personal link -------------------------------------------------------------------------------
@@ -557,7 +548,7 @@ def message_text(portal: Portal, score: QaScore, kind: str, user_id: int) -> str
             lines.append(_("Комментарий проверяющего: %(c)s", c=score.comment))
         due = deadline(score, settings_of(portal.id))
         if due is not None:
-            from .review import local, portal_tz
+            from .clock import local, portal_tz
 
             lines.append(_("Согласиться или оспорить оценку можно до %(d)s.", d=local(due, portal_tz(portal.id))))
         lines.append(f"[URL={link}]" + _("Открыть оценку") + "[/URL]")

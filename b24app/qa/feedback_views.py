@@ -15,7 +15,7 @@ from ..messages import message
 from ..portals.frame import FrameRefused, frame_api, mint_frame_token, viewer_from_token
 from ..portals.models import Portal
 from ..security import cross_site
-from . import feedback, history, review, scoring
+from . import clock, feedback, history, scoring
 from .feedback import FeedbackRefused
 
 bp = Blueprint("qa_feedback", __name__)
@@ -48,9 +48,9 @@ def _render(access: _Access, score_id, notice: str | None = None, kind: str = "o
         res = feedback.result(access.actor, score_id)
     except FeedbackRefused as exc:
         return _error(exc)
-    tz = review.portal_tz(access.actor.portal_id)
+    tz = clock.portal_tz(access.actor.portal_id)
     resp = render_template(
-        "qa/result.html", r=res, access=access, tz=tz, local=review.local, label=history.label,
+        "qa/result.html", r=res, access=access, tz=tz, local=clock.local, label=history.label,
         percent=lambda p: feedback.percent_text(p, access.lang), answer_text=_answer_text,
         scales=scoring.SCALES, scale_of=scoring.scale_of, items=scoring.items, notice=notice, notice_kind=kind,
         text_max=feedback.TEXT_MAX)

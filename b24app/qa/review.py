@@ -21,12 +21,12 @@ from ..calls.models import Call
 from ..extensions import db
 from ..jobs import app_task
 from ..models_base import utcnow
-from ..portals.models import Portal, PortalUser
+from ..portals.models import Portal
 from ..portals.rest import client_for
+from ..portals.roles import names_for
 from . import history, scoring, workload
 from .bootstrap import setup_for
 from .checklists import checklist, current_version, mark_used
-from .clock import local, portal_tz  # noqa: F401  (pages and messages read the clock through review)
 from .models import Checklist, ChecklistVersion, QaScore, QaSetup
 
 log = logging.getLogger(__name__)
@@ -86,15 +86,6 @@ def topic_checklist(portal_id: int, call_id: str) -> tuple[str, Checklist | None
     if t is None:
         return "", None
     return t.name, checklist(portal_id, t.checklist_id)
-
-
-def names_for(portal_id: int, ids) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = db.session.execute(select(PortalUser.user_id, PortalUser.name).where(
-        PortalUser.portal_id == portal_id, PortalUser.user_id.in_(ids))).all()
-    return {uid: name or f"#{uid}" for uid, name in rows} | {i: f"#{i}" for i in ids - {r[0] for r in rows}}
 
 
 def load(viewer, qa_item_id: int) -> FormState:
@@ -205,7 +196,7 @@ def parse(data) -> FormInput:
 
 # --- the checks every write makes ---------------------------------------------------------------------
 
-def _check_answers(sections: list, form: FormInput, complete: bool) -> scoring.Score | None:
+def check_answers(sections: list, form: FormInput, complete: bool) -> scoring.Score | None:
     """Refuse answers for items this version does not have and answers off the scale; score when complete."""
     known = dict(scoring.items(sections))
     unknown = sorted((set(form.answers) | set(form.comments)) - set(known))
@@ -249,33 +240,44 @@ def _writable(viewer, qa_item_id: int, form: FormInput, *, allow_final: bool) ->
     return st, st.version.sections
 
 
-def _write(st: FormState, viewer, form: FormInput, values: dict) -> QaScore:
-    """Create the card's score or compare-and-set it at the form's revision; a lost race is `review.stale`."""
-    call, score = st.call, st.score
-    if score is None:
-        score = QaScore(portal_id=call.portal_id, qa_item_id=call.qa_item_id, call_id=call.call_id,
-                        manager_id=call.portal_user_id, reviewer_id=viewer.user_id, calibration_id=0,
-                        checklist_id=st.checklist.id, version_id=st.version.id, revision=1, **values)
-        db.session.add(score)
-        try:
-            db.session.flush()
-        except IntegrityError as exc:  # another reviewer's first save won the race
-            db.session.rollback()
-            raise ReviewRefused("review.stale", 409) from exc
-        return score
-    took_over = score.reviewer_id != viewer.user_id and score.status == "draft"
+def insert_score(score: QaScore) -> QaScore:
+    """Add a first score; a unique key lost to a concurrent first save is `review.stale`."""
+    db.session.add(score)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ReviewRefused("review.stale", 409) from exc
+    return score
+
+
+def update_at_revision(score: QaScore, revision: int, values: dict) -> QaScore:
+    """Compare-and-set: write `values` only if the score is still at the form's `revision`, else `review.stale`."""
     done = db.session.execute(
-        update(QaScore).where(QaScore.id == score.id, QaScore.revision == form.revision)
-        .values(revision=form.revision + 1, reviewer_id=viewer.user_id if took_over else score.reviewer_id,
-                updated_at=utcnow(), **values)
+        update(QaScore).where(QaScore.id == score.id, QaScore.revision == revision)
+        .values(revision=revision + 1, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)).rowcount
     if not done:
         db.session.rollback()
         raise ReviewRefused("review.stale", 409)
+    db.session.expire(score)
+    return score
+
+
+def _write(st: FormState, viewer, form: FormInput, values: dict) -> QaScore:
+    """Create the card's score or set it at the form's revision; an idle holder's draft changes hands."""
+    call, score = st.call, st.score
+    if score is None:
+        return insert_score(QaScore(
+            portal_id=call.portal_id, qa_item_id=call.qa_item_id, call_id=call.call_id,
+            manager_id=call.portal_user_id, reviewer_id=viewer.user_id, calibration_id=0,
+            checklist_id=st.checklist.id, version_id=st.version.id, revision=1, **values))
+    previous = score.reviewer_id
+    took_over = previous != viewer.user_id and score.status == "draft"
+    update_at_revision(score, form.revision, {**values, "reviewer_id": viewer.user_id if took_over else previous})
     if took_over:
         history.record(call.portal_id, call.qa_item_id, "takeover", viewer.user_id, score_id=score.id,
-                       text=st.names.get(score.reviewer_id, ""))
-    db.session.expire(score)
+                       text=st.names.get(previous, ""))
     return score
 
 
@@ -284,10 +286,10 @@ def _write(st: FormState, viewer, form: FormInput, values: dict) -> QaScore:
 def save_draft(viewer, qa_item_id: int, data) -> QaScore:
     form = parse(data)
     st, sections = _writable(viewer, qa_item_id, form, allow_final=False)
-    _check_answers(sections, form, complete=False)
+    check_answers(sections, form, complete=False)
     values = {"answers": form.answers, "comments": form.comments, "comment": form.comment,
               "for_meeting": form.for_meeting, "status": "draft"}
-    values["percent"] = _partial_percent(sections, form.answers)
+    values["percent"] = partial_percent(sections, form.answers)
     new = st.score is None
     score = _write(st, viewer, form, values)
     if new:  # from the first answer on, an admin's edit makes a new version instead of changing this one
@@ -297,7 +299,7 @@ def save_draft(viewer, qa_item_id: int, data) -> QaScore:
     return score
 
 
-def _partial_percent(sections: list, answers: Mapping) -> float | None:
+def partial_percent(sections: list, answers: Mapping) -> float | None:
     """The score of what is answered so far (what the live figure shows), None while nothing counts."""
     known = dict(scoring.items(sections))
     partial = [{"items": [dict(it, id=k) for k, it in known.items() if k in answers]}]
@@ -310,7 +312,7 @@ def _partial_percent(sections: list, answers: Mapping) -> float | None:
 def submit(viewer, qa_item_id: int, data) -> QaScore:
     form = parse(data)
     st, sections = _writable(viewer, qa_item_id, form, allow_final=True)
-    result = _check_answers(sections, form, complete=True)
+    result = check_answers(sections, form, complete=True)
     again = st.score is not None and st.score.status in FINAL
     now = utcnow()
     values = {"answers": form.answers, "comments": form.comments, "comment": form.comment,

@@ -14,11 +14,9 @@ from ..messages import message
 from ..portals.frame import frame_api, placement_view
 from ..portals.models import Portal
 from ..portals.rest import client_for
-from . import (
-    history,
-    review,
-    review_texts,  # noqa: F401  (registers the form's messages)
-)
+from ..portals.roles import names_for
+from . import clock, history, review
+from . import review_texts as _texts  # noqa: F401  (registers the form's messages)
 from .scoring import SCALES
 
 log = logging.getLogger(__name__)
@@ -46,16 +44,16 @@ def _render(item_id: int | None):
         st = review.load(g.viewer, item_id)
     except review.ReviewRefused as exc:
         return render_template("error.html", text=message(exc.key)), exc.status
-    tz = review.portal_tz(g.viewer.portal_id)
+    tz = clock.portal_tz(g.viewer.portal_id)
     events = history.history_for(g.viewer.portal_id, item_id)
-    names = st.names | review.names_for(g.viewer.portal_id, [e.actor_id for e in events])
+    names = st.names | names_for(g.viewer.portal_id, [e.actor_id for e in events])
     topics = []
     if st.score is None and st.may_score or (st.refusal == "review.no_checklist" and review.is_scorer(g.viewer)):
         from ..topics.service import catalogue  # topics sit above qa
 
         topics = [t for t in catalogue(g.viewer.portal_id) if t.checklist_id]
     return render_template(
-        "qa/card_form.html", st=st, viewer=g.viewer, tz=tz, local=review.local, events=events, names=names,
+        "qa/card_form.html", st=st, viewer=g.viewer, tz=tz, local=clock.local, events=events, names=names,
         label=history.label, topics=topics, scales=SCALES, refusal=message(st.refusal) if st.refusal else None,
         item_id=item_id)
 
@@ -72,36 +70,41 @@ def _json_body():
     return data if isinstance(data, dict) else None
 
 
-def _write(action, item_id: int):
+SAVED = {"draft": "review.draft_saved", "submitted": "review.submitted", "unscorable": "review.marked_unscorable"}
+
+
+def write_json(action, target_id: int, saved: dict[str, str] = SAVED):
+    """A form's JSON save: parse, call the service with the viewer, answer the score's state or the refusal.
+
+    The card's form and a calibration's form both post here; `saved` names the notice for each status.
+    """
     data = _json_body()
     try:
         if data is None:
             raise review.ReviewRefused("review.bad_form", 400)
-        score = action(g.viewer, item_id, data)
+        score = action(g.viewer, target_id, data)
     except review.ReviewRefused as exc:
         return _refused(exc)
-    key = {"draft": "review.draft_saved", "submitted": "review.submitted",
-           "unscorable": "review.marked_unscorable"}[score.status]
     return jsonify(ok=True, status=score.status, revision=score.revision, percent=score.percent,
-                   critical_failed=score.critical_failed, message=message(key))
+                   critical_failed=score.critical_failed, message=message(saved[score.status]))
 
 
 @bp.post("/b24/qa/card/<int:item_id>/draft")
 @frame_api
 def save_draft(item_id: int):
-    return _write(review.save_draft, item_id)
+    return write_json(review.save_draft, item_id)
 
 
 @bp.post("/b24/qa/card/<int:item_id>/submit")
 @frame_api
 def submit(item_id: int):
-    return _write(review.submit, item_id)
+    return write_json(review.submit, item_id)
 
 
 @bp.post("/b24/qa/card/<int:item_id>/unscorable")
 @frame_api
 def unscorable(item_id: int):
-    return _write(review.unscorable, item_id)
+    return write_json(review.unscorable, item_id)
 
 
 @bp.post("/b24/qa/card/<int:item_id>/topic")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..portals.frame import frame_api, require_role
 from ..portals.models import PortalUser
-from ..portals.roles import users
+from ..portals.roles import names_for, users
 from ..portals.routes import render_settings
 from ..portals.sections import register
 from . import feedback, history
@@ -24,8 +24,8 @@ def _context(viewer) -> dict:
     arbiter = settings.arbiter_id
     return {"qa_settings": {
         "row": settings, "users": users(pid), "can_edit": viewer.has("admin"),
-        "arbiter_name": feedback.names_for(pid, [arbiter]).get(arbiter) if arbiter else None,
-        "admins": list(feedback.names_for(pid, feedback.admins(pid)).values()),
+        "arbiter_name": names_for(pid, [arbiter]).get(arbiter) if arbiter else None,
+        "admins": list(names_for(pid, feedback.admins(pid)).values()),
         "form": g.get("qa_settings_form"), "days_max": feedback.DISPUTE_DAYS_MAX, "quota_max": QUOTA_MAX,
     }}
 

@@ -66,6 +66,7 @@ from ..jobs import app_periodic_task, app_task
 from ..models_base import UtcDateTime, portal_fk, utcnow
 from ..portals.models import STATUS_ACTIVE, Portal, PortalUser, RoleGrant
 from ..portals.rest import client_for
+from ..portals.roles import names_for
 from . import history
 from .bootstrap import setup_for
 from .clock import portal_tz
@@ -241,15 +242,6 @@ class QueueCounts:
     pending: int = 0
 
 
-def names(portal_id: int, ids: Iterable[int | None]) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = dict(db.session.execute(select(PortalUser.user_id, PortalUser.name).where(
-        PortalUser.portal_id == portal_id, PortalUser.user_id.in_(ids))).all())
-    return {i: rows.get(i) or f"#{i}" for i in ids}
-
-
 def queue(portal_id: int, reviewer_id: int, limit: int = 200) -> list[QueueItem]:
     """The reviewer's open cards, the oldest call first."""
     setup = setup_for(portal_id)
@@ -263,7 +255,7 @@ def queue(portal_id: int, reviewer_id: int, limit: int = 200) -> list[QueueItem]
         QaScore.portal_id == portal_id, QaScore.calibration_id == 0, QaScore.status == "draft",
         QaScore.qa_item_id.in_(items))).all()) if items else {}
     topics = _topics(portal_id, [c.call_id for _a, c in rows])
-    who = names(portal_id, [c.portal_user_id for _a, c in rows])
+    who = names_for(portal_id, [c.portal_user_id for _a, c in rows])
     return [QueueItem(
         qa_item_id=a.qa_item_id, call_id=c.call_id, when=c.call_start_date, manager_id=c.portal_user_id,
         manager=who.get(c.portal_user_id, "—") if c.portal_user_id else "—", phone=c.phone_number or "—",
@@ -537,7 +529,7 @@ def reassign(portal: Portal, from_id: int, actor_id: int | None) -> ReassignResu
     if not plan:
         return out
     done, gone = _update_cards(portal, setup, {i: _reviewer_fields(setup, to) for i, (_a, to) in plan.items()})
-    who = names(portal.id, [from_id, *{to for _a, to in plan.values()}])
+    who = names_for(portal.id, [from_id, *{to for _a, to in plan.values()}])
     for item in sorted(done):
         a, to = plan[item]
         a.reviewer_id, a.reason, a.assigned_at = to, REASSIGNED, utcnow()

@@ -10,9 +10,10 @@ from ..bitrix import errors as E
 from ..extensions import db
 from ..portals.frame import frame_api, require_role
 from ..portals.models import Portal
+from ..portals.roles import names_for
 from ..portals.routes import render_settings
 from ..portals.sections import register
-from . import workload, workload_texts  # noqa: F401  (workload_texts registers the section's messages)
+from . import clock, workload, workload_texts  # noqa: F401  (workload_texts registers the section's messages)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("workload", __name__)
@@ -36,10 +37,10 @@ def _context(viewer) -> dict:
     shown = g.get("queue_reviewer") or (viewer.user_id if own_first else choices[0])
     gone = workload.absent(pid, choices)
     items = workload.queue(pid, shown)
-    names = workload.names(pid, [*choices, *(i.draft_by for i in items)])
+    names = names_for(pid, [*choices, *(i.draft_by for i in items)])
     return {"queue": {
         "reviewer": shown, "own": shown == viewer.user_id, "rows": items, "counts": workload.counts(pid, shown),
-        "tz": workload.portal_tz(pid), "choices": choices, "absent": gone, "names": names,
+        "tz": clock.portal_tz(pid), "choices": choices, "absent": gone, "names": names,
         "is_reviewer": shown in workload.reviewers(pid), "can_switch": viewer.has("admin"),
     }}
 

@@ -14,7 +14,7 @@ from b24app.extensions import db
 from b24app.models_base import utcnow
 from b24app.portals import roles
 from b24app.portals.models import Portal, PortalUser
-from b24app.qa import history, workload
+from b24app.qa import clock, history, workload
 from b24app.qa.checklists import current_version, ensure_defaults
 from b24app.qa.models import QaEvent, QaScore, QaSetup
 from b24app.qa.workload import QaAssignment
@@ -186,7 +186,7 @@ def test_the_queue_lists_the_reviewers_open_cards_oldest_first_and_nobody_elses(
 
 def _last_week(live_app, pid, days_in: float) -> datetime:
     with live_app.ctx():
-        tz = workload.portal_tz(pid)
+        tz = clock.portal_tz(pid)
         start, _end = workload.week_bounds(workload.iso_week(utcnow() - timedelta(days=7), tz), tz)
     return start + timedelta(days=days_in)
 
@@ -210,7 +210,7 @@ def test_the_weekly_quota_keeps_a_random_sample_of_exactly_quota_per_manager_the
     with live_app.ctx():
         assert workload.open_counts(pid) == {}
         res = workload.sample(db.session.get(Portal, pid))
-        assert history.settings_for(pid).quota_week == workload.iso_week(utcnow(), workload.portal_tz(pid))
+        assert history.settings_for(pid).quota_week == workload.iso_week(utcnow(), clock.portal_tz(pid))
     assert res.kept == 3 and res.left_out == 3
 
     def decided():
