@@ -159,8 +159,12 @@ class PhoneSimulator:
                  "CALL_DURATION": str(duration), "CALL_START_DATE": start_iso, "COST": "0.0000",
                  "COST_CURRENCY": "RUR", "CALL_FAILED_CODE": code,
                  "CALL_FAILED_REASON": stored["CALL_FAILED_REASON"], "CRM_ACTIVITY_ID": str(activity_id or 0)}
+        # With no delay the recording is on the row before CALLEND leaves, so the app's first read of
+        # the row sees it; a delayed recording (record_delay > 0) is what exercises the app's retries.
+        if duration > 0 and self.record_delay <= 0:
+            self._schedule_record(int(stored["ID"]), call, duration)
         self._fire("ONVOXIMPLANTCALLEND", event, call["user_id"])
-        if duration > 0:
+        if duration > 0 and self.record_delay > 0:
             self._schedule_record(int(stored["ID"]), call, duration)
         return {"call_id": call["call_id"], "row": stored, "event": event, "options": self.options(call)}
 
