@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(qa_routes.bp)
     app.register_blueprint(workload_views.bp)
     app.register_blueprint(inbox_routes.bp)
+    from .analytics import recount as _analytics_recount  # noqa: F401  (aggregate hooks and jobs)
     from .analytics import routes as analytics_routes
     from .topics import card_views, catalogue_views, prompts
 

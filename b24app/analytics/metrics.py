@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models_base import utcnow
 
 GROUPS = {"user": Call.portal_user_id, "line": Call.portal_number}
-_PHONES_PER_QUERY = 30_000  # spellings in one IN list: one pass over the range (SQLite takes 32 766 parameters)
+PHONES_PER_QUERY = 30_000  # spellings in one IN list: one pass over the range (SQLite takes 32 766 parameters)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Figures:
     wait_seconds: float = 0.0    # their total ring → answer time
     rung: int = 0                # incoming whose ring time is known (the service level's denominator)
     within_sl: int = 0
-    callback_seconds: list[float] = field(default_factory=list, repr=False)
+    callback_seconds: float = 0.0  # total time to callback of the recovered calls
 
     # --- derived figures: None when there is nothing to divide by ------------------------------------
     @property
@@ -99,7 +99,48 @@ class Figures:
 
     @property
     def mean_callback_seconds(self) -> float | None:
-        return sum(self.callback_seconds) / len(self.callback_seconds) if self.callback_seconds else None
+        return self.callback_seconds / self.recovered if self.recovered else None
+
+    @property
+    def missed_open(self) -> int:
+        """Missed and not called back: lost, or still waiting for a callback."""
+        return self.lost + self.awaiting_callback
+
+    def add(self, other: Figures) -> Figures:
+        """Sum in place (figures of several cells, days or managers); derived figures follow."""
+        for name in ADDITIVE:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+ADDITIVE = tuple(f.name for f in fields(Figures))
+
+
+def contribution(call_type, failed_code, conversation, duration, vote, ring_at, answered_at, start,
+                 callback_at, settings: MetricSettings) -> tuple:
+    """One call's share of every additive figure, in `models.COUNTERS` order, then `missed_open`.
+
+    The per-call reading of DESIGN §5 that the aggregates are counted with; `figures` below reads the
+    same definitions in SQL over raw calls, and tests/analytics/test_aggregates.py keeps both equal.
+    """
+    incoming = call_type in INCOMING_TYPES
+    outgoing = call_type in OUTGOING_TYPES
+    connected = failed_code == ANSWERED_CODE
+    talk = conversation if conversation is not None else (duration if duration is not None else 0)
+    success = connected and talk > settings.success_seconds
+    rated = vote is not None and 1 <= vote <= 5 and (incoming or outgoing)  # info calls are not client calls
+    rung = incoming and ring_at is not None
+    waited = rung and connected and answered_at is not None
+    wait = max((answered_at - ring_at).total_seconds(), 0.0) if waited else 0.0
+    missed = incoming and not connected
+    recovered = missed and callback_at is not None
+    return (int(incoming), int(incoming and connected), int(outgoing), int(outgoing and connected),
+            int(incoming and success), int(outgoing and success),
+            talk if connected and (incoming or outgoing) else 0,
+            int(rated), int(rated and vote >= 4), vote if rated else 0,
+            int(rung), int(waited), wait, int(waited and wait <= settings.service_level_seconds),
+            int(recovered), (callback_at - start).total_seconds() if recovered else 0.0,
+            int(missed and not recovered))
 
 
 def figures(portal_id: int, period: Period, *, user_ids: Iterable[int] | None = None,
@@ -141,12 +182,19 @@ def phone_key(number: str | None) -> str:
     return digits
 
 
-def _spellings(key: str) -> set[str]:
+def spellings(key: str) -> set[str]:
     """How a number written as `key` (digits) may stand in PHONE_NUMBER."""
     out = {key, "+" + key}
     if len(key) == 11 and key[0] == "7":
         out |= {"8" + key[1:], "+8" + key[1:]}
     return out
+
+
+def first_callback(times: list[datetime], start: datetime, window: timedelta) -> int | None:
+    """Index in sorted `times` of the callback of a call missed at `start`: the first connected call
+    strictly after it and no later than the window's end; None when there is none."""
+    i = bisect.bisect_right(times, start)
+    return i if i < len(times) and times[i] <= start + window else None
 
 
 def _grouped(group, *columns):
@@ -162,7 +210,7 @@ def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
     connected = Call.failed_code == ANSWERED_CODE
     talk = func.coalesce(Call.conversation, Call.duration, 0)
     success = and_(connected, talk > settings.success_seconds)
-    rated = Call.vote.between(1, 5)
+    rated = and_(Call.vote.between(1, 5), Call.call_type.in_(INCOMING_TYPES | OUTGOING_TYPES))  # client calls only
     # ring → answer from CALLINIT/CALLSTART; imported history has no ring time, so no data there
     rung = and_(incoming, Call.ring_at.is_not(None))
     waited = and_(rung, connected, Call.answered_at.is_not(None))
@@ -175,7 +223,7 @@ def _counts(out: dict, group, scope: list, settings: MetricSettings) -> None:
         group, n(incoming), n(and_(incoming, connected)), n(outgoing), n(and_(outgoing, connected)),
         n(and_(incoming, success)), n(and_(outgoing, success)),
         func.sum(case((and_(connected, Call.call_type.in_(INCOMING_TYPES | OUTGOING_TYPES)), talk), else_=0)),
-        n(rated), n(Call.vote >= 4), func.sum(case((rated, Call.vote), else_=0)),
+        n(rated), n(and_(rated, Call.vote >= 4)), func.sum(case((rated, Call.vote), else_=0)),
         n(rung), n(waited), func.sum(case((waited, func.max(wait, 0) if _sqlite() else func.greatest(wait, 0)),
                                           else_=0)),
         n(and_(waited, wait <= settings.service_level_seconds)))
@@ -200,7 +248,9 @@ def _sqlite() -> bool:
 def _seconds_between(earlier, later):
     """later − earlier in seconds, in SQL (SQLite keeps UTC text, PostgreSQL timestamps)."""
     if _sqlite():
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+        # julianday is a double of ~2.5 million days: 40 µs of noise, which would put a 20 s wait over a
+        # 20 s service level; the portal's times are whole seconds, so milliseconds are exact enough
+        return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
     return func.extract("epoch", later - earlier)
 
 
@@ -217,13 +267,13 @@ def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSe
     # every missed call has a start: the scope selects by it
     first, last = min(s for _, _, s in missed), max(s for _, _, s in missed) + window
     answered: dict[str, list[datetime]] = defaultdict(list)
-    spellings = sorted({s for k in keys for s in _spellings(k)})
+    numbers = sorted({s for k in keys for s in spellings(k)})
     # The database picks the numbers (an IN list per chunk, each a pass over the period's index
     # range): cheaper than bringing every connected call of the period into Python.
-    for i in range(0, len(spellings), _PHONES_PER_QUERY):
+    for i in range(0, len(numbers), PHONES_PER_QUERY):
         q = select(Call.phone_number, Call.call_start_date).where(
             Call.portal_id == portal_id, Call.failed_code == ANSWERED_CODE,
-            Call.phone_number.in_(spellings[i:i + _PHONES_PER_QUERY]),
+            Call.phone_number.in_(numbers[i:i + PHONES_PER_QUERY]),
             Call.call_start_date > first, Call.call_start_date <= last)
         for phone, start in db.session.execute(q):
             answered[phone_key(phone)].append(start)
@@ -232,12 +282,11 @@ def _callbacks(out: dict, portal_id: int, group, scope: list, settings: MetricSe
     for g, phone, start in missed:
         f = out[g]
         times = answered.get(phone_key(phone))
-        if times:
-            i = bisect.bisect_right(times, start)
-            if i < len(times) and times[i] <= start + window:
-                f.recovered += 1
-                f.callback_seconds.append((times[i] - start).total_seconds())
-                continue
+        i = first_callback(times, start, window) if times else None
+        if i is not None:
+            f.recovered += 1
+            f.callback_seconds += (times[i] - start).total_seconds()
+            continue
         if start + window > now:
             f.awaiting_callback += 1
         else:

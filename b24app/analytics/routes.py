@@ -8,7 +8,7 @@ from flask import Blueprint, g, render_template, request
 
 from ..models_base import utcnow
 from ..portals.frame import placement_view
-from . import metrics, summary
+from . import metrics, summary  # noqa: F401  (tables)
 from .topics import top_topics
 
 bp = Blueprint("analytics", __name__)

@@ -265,13 +265,14 @@ class _Writer:
                 raise self.error
             part = rows[start:start + self.COMMIT_ROWS]
             work = self.out.prepare(part)
-            self.queue.put((len(part), work, None))
+            starts = {r[store.START] for r in part}  # the days the analytics recount after the commit
+            self.queue.put((len(part), work, None, starts))
 
     def mark(self, resume_from: int) -> None:
         """Every row below `resume_from` has been handed over: it is committed with (or after) them."""
         if self.error is not None:
             raise self.error
-        self.queue.put((0, None, int(resume_from)))
+        self.queue.put((0, None, int(resume_from), ()))
 
     def close(self, quiet: bool = False) -> None:
         if not self.closed:
@@ -305,10 +306,13 @@ class _Writer:
         pending = 0  # rows written in the open transaction
         resume_from = committed_from = None  # the latest resume point handed over / committed
 
+        starts: set = set()  # start moments of the rows in the open transaction
+
         def commit() -> None:
             nonlocal pending, committed_from
             if pending or resume_from != committed_from:
                 out.flush(conn)
+                kick = store.changed(self.portal_id, starts=starts, conn=conn)
                 values = {"rows_done": _RUNS.c.rows_done + pending, "heartbeat_at": utcnow()}
                 if resume_from is not None:
                     values["resume_from"] = resume_from
@@ -316,9 +320,12 @@ class _Writer:
                     raise Superseded
                 conn.commit()
                 pending, committed_from = 0, resume_from
+                starts.clear()
+                if kick:
+                    store.committed(self.portal_id)
 
         while (item := self.queue.get()) is not None:  # the prepared rows of (part of) one batch answer
-            count, work, mark = item
+            count, work, mark, item_starts = item
             if self.error is not None:
                 continue  # drain, so the reader never blocks on a dead writer
             try:
@@ -331,11 +338,13 @@ class _Writer:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     self._write(out, conn, work)
                     pending += count
+                    starts.update(item_starts)
                 if pending >= self.COMMIT_ROWS or self.queue.empty():
                     commit()
             except BaseException as exc:  # handed to the reader, which stops the export
                 conn.rollback()
                 pending = 0
+                starts.clear()
                 self.error = exc
         if self.error is None:
             try:

@@ -31,6 +31,7 @@ class Call(db.Model):
         Index("ix_calls_portal_stat", "portal_id", "stat_id"),
         Index("ix_calls_portal_user_start", "portal_id", "portal_user_id", "call_start_date"),
         Index("ix_calls_portal_qa_item", "portal_id", "qa_item_id"),  # the card's tab finds its call by card id
+        Index("ix_calls_portal_phone_start", "portal_id", "phone_number", "call_start_date"),  # callbacks
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -62,6 +63,10 @@ class Call(db.Model):
     selection: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     qa_item_id: Mapped[int | None] = mapped_column(BigInteger)
     scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by scoring; locks the topic
+    # A missed incoming call's callback: the first connected call with the same number within the
+    # window, resolved by the analytics recount when either call arrives (analytics/recount.py).
+    callback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    callback_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 

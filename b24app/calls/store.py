@@ -18,6 +18,22 @@ STAT_UPDATE = IMPORT_COLUMNS[1:]
 ROBOT_REASONS = ("voicemail", "автоответчик", "robot", "робот", "ivr")
 _NO_DEPARTMENTS: frozenset[int] = frozenset()
 _ROBOT: dict[str, bool] = {}  # CALL_FAILED_REASON texts repeat: a handful per portal
+START = IMPORT_COLUMNS.index("call_start_date")
+
+# Who must know that calls changed (the analytics aggregates, registered by b24app.analytics.recount):
+# `CHANGED` hooks run in the writing transaction with (portal_id, call_ids, starts, conn) and return
+# whether the `COMMITTED` hooks should run, with (portal_id), once that transaction has committed.
+CHANGED: list = []
+COMMITTED: list = []
+
+
+def changed(portal_id: int, *, call_ids=(), starts=(), conn=None) -> bool:
+    return any([fn(portal_id, call_ids=call_ids, starts=starts, conn=conn) for fn in CHANGED])
+
+
+def committed(portal_id: int) -> None:
+    for fn in COMMITTED:
+        fn(portal_id)
 
 
 def rules_for(portal_id: int) -> Rules:
@@ -93,8 +109,11 @@ def save_statistics(portal_id: int, rows: list[dict], source: str, rules: Rules,
         writer = bulk.CallWriter(conn.dialect.name, portal_id, IMPORT_COLUMNS, update=STAT_UPDATE, source=source)
         writer.add(conn, values)
         writer.flush(conn)
+        kick = changed(portal_id, starts=[t[START] for t in values], conn=conn)
         if commit:
             db.session.commit()
+            if kick:
+                committed(portal_id)
     return [dict(zip(IMPORT_COLUMNS, t, strict=True)) for t in values]
 
 
@@ -108,8 +127,11 @@ def upsert(portal_id: int, rows: list[dict], *, update: tuple[str, ...], source:
     stmt = stmt.on_conflict_do_update(index_elements=["portal_id", "call_id"],
                                       set_={c: stmt.excluded[c] for c in (*update, "updated_at")})
     conn.execute(stmt)
+    kick = changed(portal_id, call_ids=[r["call_id"] for r in rows], conn=conn)
     if commit:
         db.session.commit()
+        if kick:
+            committed(portal_id)
 
 
 def call_by_call_id(portal_id: int, call_id: str) -> Call | None:

@@ -153,6 +153,7 @@ def sync_users(portal: Portal, client: BitrixClient) -> int:
         row = have.get(did) or PortalDepartment(portal_id=portal.id, department_id=did)
         row.name = str(d.get("NAME") or f"#{did}")[:255]
         row.parent_id = int(d["PARENT"]) if str(d.get("PARENT") or "").isdigit() else None
+        row.head_user_id = int(d["UF_HEAD"]) if str(d.get("UF_HEAD") or "").isdigit() and int(d["UF_HEAD"]) else None
         db.session.add(row)
     db.session.commit()
     return len(rows)

@@ -79,6 +79,7 @@ class PortalDepartment(db.Model):
     department_id: Mapped[int] = mapped_column(Integer, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     parent_id: Mapped[int | None] = mapped_column(Integer)
+    head_user_id: Mapped[int | None] = mapped_column(Integer)  # UF_HEAD: whose figures a head may see
 
 
 class RoleGrant(db.Model):

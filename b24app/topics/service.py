@@ -97,6 +97,11 @@ def topic_of(portal_id: int, call_id: str) -> CallTopic | None:
     return db.session.scalar(select(CallTopic).where(CallTopic.portal_id == portal_id, CallTopic.call_id == call_id))
 
 
+# Called with (portal_id, call_id) after a call's topic changed and was committed (the analytics
+# aggregates count calls by topic; registered by b24app.analytics.recount).
+TOPIC_CHANGED: list = []
+
+
 def choose(portal_id: int, call_id: str, topic_id: int, user_id: int | None, source: str,
            *, privileged: bool = False) -> tuple[CallTopic, bool]:
     """Set the topic of a call; return (choice, changed). Same topic again changes nothing.
@@ -132,6 +137,8 @@ def choose(portal_id: int, call_id: str, topic_id: int, user_id: int | None, sou
     if current.topic_id != chosen.id or current.chosen_by != user_id:
         current.topic_id, current.chosen_by, current.source, current.chosen_at = chosen.id, user_id, source, utcnow()
         db.session.commit()
+    for fn in TOPIC_CHANGED:
+        fn(portal_id, call_id)
     apply_topic(portal_id, call_id)
     return current, True
 

@@ -148,7 +148,7 @@ def test_another_portal_and_an_empty_period_show_nothing(live_app, portal):
 def test_numbers_looked_up_in_many_small_chunks_give_the_same_result(live_app, portal, monkeypatch):
     with live_app.ctx():
         few = metrics.total(portal, WEEK, now=NOW)
-        monkeypatch.setattr(metrics, "_PHONES_PER_QUERY", 1)
+        monkeypatch.setattr(metrics, "PHONES_PER_QUERY", 1)
         many = metrics.total(portal, WEEK, now=NOW)
     assert (many.recovered, many.lost, many.awaiting_callback) == (few.recovered, few.lost, few.awaiting_callback)
     assert many.callback_seconds == few.callback_seconds
