@@ -86,6 +86,16 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(qa_routes.bp)
     app.register_blueprint(workload_views.bp)
     app.register_blueprint(inbox_routes.bp)
+    from .analytics import (  # noqa: F401  (the analytics pages; page.tab() orders their tabs)
+        board_views,
+        calls_views,
+        live_views,
+        overview_views,
+        pivot_views,
+        quality_views,
+        settings_section,
+        tables_views,
+    )
     from .analytics import recount as _analytics_recount  # noqa: F401  (aggregate hooks and jobs)
     from .analytics import routes as analytics_routes
     from .topics import card_views, catalogue_views, prompts

@@ -97,6 +97,16 @@ class StatsDirty(db.Model):
     marked_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
 
 
+class StatsVersion(db.Model):
+    """Bumped by every recount of a portal: what an open dashboard polls to know its figures moved (A9)."""
+
+    __tablename__ = "call_stats_version"
+
+    portal_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
 class AnalyticsSettings(db.Model):
     """A portal's analytics settings (A7): thresholds, the working schedule, holidays, the plan, targets."""
 

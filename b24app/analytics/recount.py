@@ -24,7 +24,7 @@ from ..extensions import db
 from ..jobs import app_periodic_task, app_task
 from ..models_base import utcnow
 from . import metrics
-from .models import COUNTERS, DIR_IN, DIR_OTHER, DIR_OUT, CallStat, CallStatHour, StatsDirty
+from .models import COUNTERS, DIR_IN, DIR_OTHER, DIR_OUT, CallStat, CallStatHour, StatsDirty, StatsVersion
 from .settings import Settings, load
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,26 @@ def refresh(portal_id: int, rounds: int = 20) -> int:
                 count_day(portal_id, other, settings, tz)
             db.session.execute(delete(StatsDirty).where(StatsDirty.portal_id == portal_id, StatsDirty.day == day,
                                                         StatsDirty.version == version))
+            _bump(portal_id)
             db.session.commit()
             done += 1
     recount_portal(portal_id)  # a portal that keeps changing: go on in a new job rather than hold a worker
     return done
+
+
+def _bump(portal_id: int) -> None:
+    conn = db.session.connection()
+    ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    t = StatsVersion.__table__
+    now = utcnow()
+    stmt = ins(t).values(portal_id=portal_id, version=1, changed_at=now)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["portal_id"],
+                                            set_={"version": t.c.version + 1, "changed_at": now}))
+
+
+def version(portal_id: int) -> int:
+    """How many times the portal's figures were recounted: changes whenever a figure may have."""
+    return db.session.scalar(select(StatsVersion.version).where(StatsVersion.portal_id == portal_id)) or 0
 
 
 def _serialize(portal_id: int, day: date) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, g, render_template, request
+from flask import g, render_template, request
 
 from ..models_base import utcnow
 from ..portals.frame import placement_view
 from . import metrics, summary  # noqa: F401  (tables)
+from .blueprint import bp
 from .topics import top_topics
 
-bp = Blueprint("analytics", __name__)
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
 SEES_EVERYONE = ("admin", "director", "qa")

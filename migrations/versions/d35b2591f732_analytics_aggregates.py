@@ -57,6 +57,12 @@ def upgrade():
     sa.Column('marked_at', b24app.models_base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('portal_id', 'day')
     )
+    op.create_table('call_stats_version',
+    sa.Column('portal_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('changed_at', b24app.models_base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('portal_id')
+    )
     op.create_table('call_stats_hourly',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('portal_id', sa.Integer(), nullable=False),
@@ -135,5 +141,6 @@ def downgrade():
 
     op.drop_table('analytics_settings')
     op.drop_table('call_stats_hourly')
+    op.drop_table('call_stats_version')
     op.drop_table('call_stats_dirty')
     op.drop_table('call_stats')

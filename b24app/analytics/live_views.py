@@ -1,0 +1,1 @@
+"""Live figures: what an open dashboard polls to learn that calls changed."""

@@ -1,0 +1,1 @@
+"""Quality figures from the reviewers' scores: cards by stage, scores per manager, topic, checklist, reviewer."""

@@ -1,0 +1,1 @@
+"""Tables per employee, department, line and client, and the by-day and hour × weekday charts."""
