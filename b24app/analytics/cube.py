@@ -19,7 +19,7 @@ from ..calls.rules import ANSWERED_CODE, INCOMING_TYPES
 from ..extensions import db
 from ..models_base import utcnow
 from .metrics import Figures
-from .models import COUNTERS, DIRECTIONS, FLOAT_COUNTERS, SCENARIOS, CallStat, CallStatHour
+from .models import COUNTERS, DIRECTIONS, FLOAT_COUNTERS, GRAINS, SCENARIOS, CallStat, CallStatHour
 from .recount import day_bounds, direction_code, portal_tz
 from .settings import Settings, load
 
@@ -60,9 +60,19 @@ class Query:
         return replace(self, first=first, last=last)
 
 
-def _where(q: Query, table=CallStat) -> list:
+def grain_for(q: Query, group_by: Iterable[str] = ()) -> int:
+    """The smallest grain that keeps every dimension the query filters or groups by."""
+    need = {g for g in group_by if g in DIMENSIONS and g != "day"}
+    need |= {name for name, f in (("line", q.lines), ("direction", q.directions), ("topic", q.topics),
+                                  ("scenario", q.scenarios)) if f is not None}
+    return next(g for g, dims in GRAINS.items() if need <= dims)
+
+
+def _where(q: Query, table=CallStat, grain: int | None = None) -> list:
     c = table.__table__.c
     cond = [c.portal_id == q.portal_id, c.day >= q.first, c.day <= q.last]
+    if table is CallStat:
+        cond.insert(1, c.grain == grain)
     if q.users is not None:
         cond.append(c.user_id.in_(sorted(q.users)))
     if q.directions is not None:
@@ -92,7 +102,7 @@ def figures(q: Query, group_by: Iterable[str] = (), *, settings: Settings | None
     needs_day = any(g in DERIVED for g in group_by) and "day" not in stored
     cols = [DIMENSIONS[g] for g in stored] + ([CallStat.day] if needs_day else [])
     sums = [func.sum(getattr(CallStat, c)) for c in COUNTERS] + [func.sum(CallStat.missed_open)]
-    stmt = select(*cols, *sums).where(*_where(q))
+    stmt = select(*cols, *sums).where(*_where(q, grain=grain_for(q, group_by)))
     if cols:
         stmt = stmt.group_by(*cols)
     n = len(cols)

@@ -24,7 +24,17 @@ from ..extensions import db
 from ..jobs import app_periodic_task, app_task
 from ..models_base import utcnow
 from . import metrics
-from .models import COUNTERS, DIR_IN, DIR_OTHER, DIR_OUT, CallStat, CallStatHour, StatsDirty, StatsVersion
+from .models import (
+    COUNTERS,
+    DIR_IN,
+    DIR_OTHER,
+    DIR_OUT,
+    GRAINS,
+    CallStat,
+    CallStatHour,
+    StatsDirty,
+    StatsVersion,
+)
 from .settings import Settings, load
 
 log = logging.getLogger(__name__)
@@ -260,12 +270,15 @@ def count_day(portal_id: int, day: date, settings: Settings, tz: timezone) -> No
         c = metrics.contribution(ctype, code, conv, dur, vote, ring, answered, at, cb, ms)
         local = at.astimezone(tz)
         d = direction_code(ctype)
-        key = (user or 0, line or "", d, settings.scenario(local), topic or 0)
-        acc = cells.get(key)
-        if acc is None:
-            acc = cells[key] = [0] * width
-        for i, v in enumerate(c):
-            acc[i] += v
+        user, line, scenario, topic = user or 0, line or "", settings.scenario(local), topic or 0
+        # (grain, user, line, direction, scenario, topic) with the grain's rolled-up dimensions zeroed
+        for key in ((0, user, line, d, scenario, topic), (1, user, "", d, scenario, 0), (2, user, "", 0, 0, topic),
+                    (3, user, line, d, 0, 0)):
+            acc = cells.get(key)
+            if acc is None:
+                acc = cells[key] = [0] * width
+            for i, v in enumerate(c):
+                acc[i] += v
         hkey = (local.hour, user or 0, d)
         h = hours.get(hkey)
         if h is None:
@@ -275,12 +288,13 @@ def count_day(portal_id: int, day: date, settings: Settings, tz: timezone) -> No
         h[2] += c[1]
         h[3] += c[2]
         h[4] += c[6]
-    db.session.execute(delete(_STAT).where(_STAT.c.portal_id == portal_id, _STAT.c.day == day))
+    db.session.execute(delete(_STAT).where(_STAT.c.portal_id == portal_id, _STAT.c.grain.in_(sorted(GRAINS)),
+                                           _STAT.c.day == day))  # the grain keeps the unique index usable
     db.session.execute(delete(_HOUR).where(_HOUR.c.portal_id == portal_id, _HOUR.c.day == day))
     if cells:
         db.session.execute(insert(_STAT), [
-            {"portal_id": portal_id, "day": day, "user_id": k[0], "line": k[1], "direction": k[2],
-             "scenario": k[3], "topic_id": k[4], **dict(zip(COUNTERS, v[:-1], strict=True)), "missed_open": v[-1]}
+            {"portal_id": portal_id, "grain": k[0], "day": day, "user_id": k[1], "line": k[2], "direction": k[3],
+             "scenario": k[4], "topic_id": k[5], **dict(zip(COUNTERS, v[:-1], strict=True)), "missed_open": v[-1]}
             for k, v in cells.items()])
     if hours:
         db.session.execute(insert(_HOUR), [

@@ -24,6 +24,7 @@ def upgrade():
     op.create_table('call_stats',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('portal_id', sa.Integer(), nullable=False),
+    sa.Column('grain', sa.SmallInteger(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('line', sa.String(length=128), nullable=False),
@@ -48,7 +49,8 @@ def upgrade():
     sa.Column('recovered', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('callback_seconds', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('portal_id', 'day', 'user_id', 'line', 'direction', 'scenario', 'topic_id', name='uq_call_stats_cell')
+    sa.UniqueConstraint('portal_id', 'grain', 'day', 'user_id', 'line', 'direction', 'scenario', 'topic_id',
+                        name='uq_call_stats_cell')
     )
     op.create_table('call_stats_dirty',
     sa.Column('portal_id', sa.Integer(), nullable=False),

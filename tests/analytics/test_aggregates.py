@@ -149,6 +149,12 @@ def test_aggregates_equal_the_definitions_on_raw_calls(live_app, calls, seed, wi
                 key = topics[c["topic"]] if c["topic"] is not None else 0
                 expected[key] = expected.get(key, 0) + 1
         assert {k[0]: f.incoming for k, f in by_topic.items() if f.incoming} == expected
+        # the full grain (a line and a topic filter together) against the calls themselves
+        want = sum(1 for c in calls if c["call_type"] in (2, 3, 4) and c["line"] == "reg1" and c["topic"] == 1)
+        both = cube.Query(pid, FIRST, FIRST + timedelta(days=9), lines=frozenset({"reg1"}),
+                          topics=frozenset({topics[1]}))
+        assert cube.grain_for(both) == 0
+        assert cube.total(both, now=NOW).incoming == want
 
 
 def test_settings_change_recounts_every_day(live_app):
@@ -167,4 +173,4 @@ def test_settings_change_recounts_every_day(live_app):
         db.session.commit()
         recount.kick(pid)
         assert cube.total(q).successful_incoming == 0
-        assert db.session.query(CallStat).filter_by(portal_id=pid).count() == 1
+        assert db.session.query(CallStat).filter_by(portal_id=pid).count() == 4  # one cell at each grain
