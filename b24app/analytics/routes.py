@@ -1,50 +1,31 @@
-"""The CRM analytics tab (CRM_ANALYTICS_MENU): figures for a period against the previous one of the same length."""
+"""The overview (CRM_ANALYTICS_MENU, the analytics' first tab): the period's figures against the previous period."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from flask import current_app, jsonify, render_template
+from flask_babel import lazy_gettext as _l
 
-from flask import g, render_template, request
-
-from ..models_base import utcnow
-from ..portals.frame import placement_view
-from . import metrics, summary  # noqa: F401  (tables)
+from . import overview_views, summary
 from .blueprint import bp
-from .topics import top_topics
+from .page import Page, analytics_view, layout, tab, wants_json
 
-PERIODS = (7, 30, 90)
-DEFAULT_DAYS = 30
-SEES_EVERYONE = ("admin", "director", "qa")
-
-
-def _days(raw: str | None) -> int | None:
-    if raw in (None, ""):
-        return DEFAULT_DAYS
-    return int(raw) if raw.isdigit() and int(raw) in PERIODS else None
+tab("analytics.reports", _l("Обзор"), 10)
 
 
 @bp.route("/b24/reports", methods=["GET", "POST"])
-@placement_view
-def reports():
-    v = g.viewer
-    days = _days(request.args.get("days"))
-    if days is None:
-        return render_template("error.html", text=_bad_period()), 400
-    # A manager sees his own calls; the people who steer the team see everyone's.
-    own = None if any(v.has(r) for r in SEES_EVERYONE) else [v.user_id]
-    end = utcnow()
-    start, prev_start = end - timedelta(days=days), end - timedelta(days=2 * days)
-    current, total = top_topics(v.portal_id, start, end, user_ids=own)
-    previous, prev_total = top_topics(v.portal_id, prev_start, start, limit=1000, user_ids=own)
-    before = {t.topic_id: t.calls for t in previous}
-    rows = [(t, before.get(t.topic_id)) for t in current]
-    now, then = metrics.with_previous(v.portal_id, metrics.Period(start, end), user_ids=own, now=end)
-    return render_template("analytics/reports.html", viewer=v, days=days, periods=PERIODS, rows=rows,
-                           total=total, prev_total=prev_total, own=own is not None,
-                           key_lines=summary.lines(now, then), show=summary.display)
+@analytics_view
+def reports(page: Page):
+    o = overview_views.build(page)
+    if wants_json():
+        return jsonify(overview_views.as_json(o, page))
 
+    def link(endpoint: str, **changes) -> str | None:
+        """A drill-down to another analytics page, when that page exists in this build."""
+        if endpoint not in current_app.view_functions:
+            return None
+        return page.url(endpoint, page=1, sort="", group="", **changes)
 
-def _bad_period() -> str:
-    from ..messages import message
-
-    return message("analytics.bad_period")
+    return render_template("analytics/overview.html", **layout(page), o=o, show=summary.display,
+                           chart=overview_views.chart_data(o), shares=overview_views.shares_of_missed(o.now),
+                           duration=overview_views.duration_text, link=link,
+                           previous=page.state.period.previous())

@@ -39,6 +39,9 @@ KEY_FIGURES: tuple[KeyFigure, ...] = (
     KeyFigure("service_level", _l("Уровень обслуживания, %"), lambda f: f.service_level, "%"),
     KeyFigure("csat", _l("CSAT, %"), lambda f: f.csat, "%"),
 )
+FIGURE = {k.key: k for k in KEY_FIGURES}
+# Talk time for a page switched to hours (A8): the same figure, another unit.
+TALK_HOURS = KeyFigure("talk_hours", _l("Время разговоров, ч"), lambda f: f.talk_minutes / 60, better=0)
 
 
 @dataclass(frozen=True)

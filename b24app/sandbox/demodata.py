@@ -29,6 +29,7 @@ RING_WAIT = 10  # extra slot of a demo statistics row
 REST_LINE = {"number": "+74957654321", "name": "Офисная АТС (интеграция)"}
 REST_APP = ("1", "Локальное приложение")
 RECORDINGS = 24
+DEAL_DAYS = 180  # deals were created over the last half year (the plan vs fact of the analytics)
 # Russian public holidays (month, day) the portal is almost silent on.
 HOLIDAYS = {(1, d) for d in range(1, 9)} | {(2, 23), (3, 8), (5, 1), (5, 9), (6, 12), (11, 4)}
 # Weekday call share per local hour (0..23): office hours 9–19, a thin tail after hours.
@@ -128,6 +129,7 @@ def _crm(state, rng: random.Random, calls: int, teams: dict[int, list[int]], unt
     n_companies = max(25, n_contacts // 5)
     n_leads = max(20, n_contacts // 8)
     clients: list[tuple[str, int, str, str, int]] = []  # (kind, id, phone, name, responsible)
+    deals = 0
     for _ in range(n_companies):
         title = f"{rng.choice(COMPANY_FORMS)} «{rng.choice(COMPANY_WORDS)}{rng.choice(('', '-Сервис', '-Трейд', ' Групп', 'Строй'))}»"
         phone = _phone(rng, used, mobile=False)
@@ -150,10 +152,11 @@ def _crm(state, rng: random.Random, calls: int, teams: dict[int, list[int]], unt
             for _ in range(1 + (rng.random() < 0.3)):
                 category = cat if rng.random() < 0.35 else 0
                 stage = rng.choice(("NEW", "PREPARATION", "EXECUTING", "WON", "LOSE"))
+                deals += 1
                 crm.add_entity("DEAL", {"TITLE": f"Сделка с {name} {last}", "CATEGORY_ID": category,
                                         "STAGE_ID": f"C{category}:{stage}" if category else stage,
                                         "CONTACT_ID": cid, "COMPANY_ID": fields.get("COMPANY_ID"),
-                                        "ASSIGNED_BY_ID": owner, "DATE_CREATE": created,
+                                        "ASSIGNED_BY_ID": owner, "DATE_CREATE": _deal_created(state, until, deals),
                                         "OPPORTUNITY": f"{rng.randrange(10, 900) * 1000}.00"}, owner)
     for _ in range(n_leads):
         name, last, _gender = _person(rng)
@@ -164,6 +167,15 @@ def _crm(state, rng: random.Random, calls: int, teams: dict[int, list[int]], unt
                                       "PHONE": [{"VALUE": phone, "VALUE_TYPE": "MOBILE"}]}, 1)
         clients.append(("LEAD", lid, phone, f"{name} {last}", owner))
     return {"clients": clients, "used": used, "contacts": n_contacts, "companies": n_companies, "leads": n_leads}
+
+
+def _deal_created(state, until: float, n: int) -> str:
+    """The n-th deal's creation: spread over the last DEAL_DAYS days in working hours, without drawing from
+    the seed's generator (the call history after it stays the same)."""
+    day = datetime.fromtimestamp(until, state.tz).date() - timedelta(days=1 + (n * 37) % DEAL_DAYS)
+    minute = 9 * 60 + (n * 53) % (9 * 60)
+    moment = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=state.tz)
+    return moment.isoformat(timespec="seconds")
 
 
 # --- recordings -------------------------------------------------------------------------------------------

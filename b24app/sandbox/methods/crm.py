@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..calldata import parse_datetime
 from ..crm import ENTITY_TYPE_IDS, UF_TYPES, phone_key, uf_camel
 from ..dispatch import Call, MethodSpec
 from ..envelope import ListResult, RestError, argument_null
@@ -589,6 +590,7 @@ def binding_delete(call: Call) -> bool:
 # --- contacts, companies, deals, leads -------------------------------------------------------------------
 
 _MULTI = ("PHONE", "EMAIL", "WEB", "IM")
+_DATES = ("DATE_CREATE", "DATE_MODIFY", "BEGINDATE", "CLOSEDATE")
 
 
 def _legacy_getter(row: dict, field: str) -> Any:
@@ -626,11 +628,21 @@ def _legacy(kind: str):
     def list_(call: Call) -> ListResult:
         p = upper(call.params)
         flt = upper(p.get("FILTER") or {}) if isinstance(p.get("FILTER"), dict) else {}
+        tz = call.state.tz
         for key in list(flt):
-            if _OP.match(key).group(2) == "PHONE":  # the client's number, compared as normalised digits
+            name = _OP.match(key).group(2)
+            if name == "PHONE":  # the client's number, compared as normalised digits
                 value = flt[key]
                 flt[key] = [phone_key(v) for v in value] if isinstance(value, list) else phone_key(value)
-        rows = apply_filter(call.state.crm.entity_rows(kind), flt, str.upper, _legacy_getter)
+            elif name in _DATES:  # moments, whatever offset each side is written with (core compares dates)
+                value = flt[key]
+                flt[key] = [parse_datetime(v, tz) for v in value] if isinstance(value, list) \
+                    else parse_datetime(value, tz)
+
+        def getter(row: dict, field: str) -> Any:
+            return parse_datetime(row.get(field), tz) if field in _DATES else _legacy_getter(row, field)
+
+        rows = apply_filter(call.state.crm.entity_rows(kind), flt, str.upper, getter)
         order = upper(p.get("ORDER")) if isinstance(p.get("ORDER"), dict) else {"ID": "ASC"}
         rows = apply_order(rows, order, str.upper)
         sel = [str(s).upper() for s in p.get("SELECT")] if isinstance(p.get("SELECT"), list) else []
