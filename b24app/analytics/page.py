@@ -15,7 +15,7 @@ from ..models_base import utcnow
 from ..portals import roles
 from ..portals.frame import placement_view
 from . import access, cube
-from .recount import portal_tz
+from .recount import portal_tz, version
 from .settings import Settings, load
 from .view import ViewError, ViewState, parse
 
@@ -45,6 +45,7 @@ class Page:
     today: date
     now: datetime
     names: dict[int, str] = field(default_factory=dict)  # the portal's employees the viewer may see
+    version: int = 0  # the figures' version, read before them: the live refresh starts from it
 
     @property
     def previous(self) -> cube.Query:
@@ -68,6 +69,7 @@ class Page:
 def open_page() -> Page:
     """Parse and check the request's state for `g.viewer`; raise ViewError (4xx) for anything wrong."""
     v = g.viewer
+    seen = version(v.portal_id)
     tz = portal_tz(v.portal_id)
     now = utcnow()
     today = now.astimezone(tz).date()
@@ -81,7 +83,7 @@ def open_page() -> Page:
                    topics=frozenset(state.topics) if state.topics else None,
                    scenarios=frozenset(state.scenarios) if state.scenarios else None)
     names = roles.names_for(v.portal_id, _visible_users(v.portal_id, scope))
-    return Page(v, state, scope, users, q, tz, load(v.portal_id), today, now, names)
+    return Page(v, state, scope, users, q, tz, load(v.portal_id), today, now, names, seen)
 
 
 def _visible_users(portal_id: int, scope: access.Scope):
@@ -152,6 +154,7 @@ def layout(page: Page) -> dict:
     partial = request.args.get("partial") == "1"  # live refresh: the page's own block, no frame around it
     return {
         "layout_template": "analytics/_partial.html" if partial else "analytics/_layout.html",
+        "stats_version": page.version,
         "page": page, "tabs": TABS, "filters": filter_options(page), "period_keys": period_keys,
         "period_url": lambda key: page.url(period=resolve(key, page.today), page=1),
         "scenario_labels": SCENARIO_LABELS,

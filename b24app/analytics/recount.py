@@ -151,14 +151,16 @@ def sweep_marked_days() -> int:
 
 def refresh(portal_id: int, rounds: int = 20) -> int:
     """Recount the portal's marked days; return how many were recounted."""
-    settings, tz = load(portal_id), portal_tz(portal_id)
     done = 0
     for _ in range(rounds):
         marked = db.session.execute(select(StatsDirty.day, StatsDirty.version).where(
             StatsDirty.portal_id == portal_id).order_by(StatsDirty.day).limit(DAYS_PER_ROUND)).all()
-        db.session.commit()
         if not marked:
+            db.session.commit()
             return done
+        # After the marks: settings saved with new marks commit together, so these are at least as new
+        settings, tz = load(portal_id), portal_tz(portal_id)
+        db.session.commit()
         for day, version in marked:
             _serialize(portal_id, day)
             extra = recount_day(portal_id, day, settings, tz)
