@@ -143,11 +143,17 @@ def record(item_id: int):
     call = review.card_call(v.portal_id, item_id)
     if call is None or not (review.is_scorer(v) or v.has("director") or call.portal_user_id == v.user_id):
         return jsonify(error=message("review.no_card"), key="review.no_card"), 404
-    if not call.record_file_id:
+    return stream_record(v.portal_id, call.record_file_id)
+
+
+def stream_record(portal_id: int, record_file_id: int | None):
+    """A recording on the portal's Disk as the player's answer, byte ranges honoured; the caller has
+    already decided the viewer may hear it (the QA card's tab, the analytics call page)."""
+    if not record_file_id:
         return jsonify(error=message("review.no_record"), key="review.no_record"), 404
-    portal = db.session.get(Portal, v.portal_id)
+    portal = db.session.get(Portal, portal_id)
     try:
-        info = client_for(portal.member_id, max_attempts=2).call("disk.file.get", {"id": call.record_file_id}).result
+        info = client_for(portal.member_id, max_attempts=2).call("disk.file.get", {"id": record_file_id}).result
     except E.BitrixError as exc:
         status = 404 if exc.code in ("ERROR_NOT_FOUND", "NOT_FOUND") else 502
         key = "review.no_record" if status == 404 else "review.record_unavailable"
