@@ -85,6 +85,7 @@ def fill(app, calls: int, rng: random.Random) -> dict:
         def add(at, call_type, code, duration, phone, user, line):
             nonlocal made
             made += 1
+            at = min(at, now)  # a callback of the last hours is not in the future
             ring = at if call_type == 2 and rng.random() < 0.6 else None
             answered = at + timedelta(seconds=rng.randint(2, 45)) if ring and code == "200" else None
             cid = f"bench.{made:07d}.{rng.getrandbits(40):010x}"
@@ -104,9 +105,17 @@ def fill(app, calls: int, rng: random.Random) -> dict:
             rows.clear()
             topic_rows.clear()
 
+        # Day by day, oldest first and in time order within a day: the order a portal's statistics (and
+        # so the import and the live events) write calls in, which is how they lie in the table.
+        per_day = max(1, calls // 365)
+        moments: list = []
         while made < calls:
-            at = now - timedelta(seconds=rng.randrange(365 * 86400))
-            at = at.replace(microsecond=0)
+            if not moments:
+                day_start = now - timedelta(days=365 - made // per_day)
+                moments = sorted((day_start + timedelta(seconds=rng.randrange(86400))).replace(microsecond=0)
+                                 for _ in range(per_day))
+                moments.reverse()
+            at = min(moments.pop(), now)
             user, phone, line = rng.choice(MANAGERS), rng.choice(clients), rng.choice(LINES)
             if rng.random() < 0.55:
                 if rng.random() < 0.085:

@@ -131,8 +131,11 @@ def filter_options(page: Page) -> dict:
         deps = []
     from .models import CallStat
 
-    lines = db.session.scalars(select(CallStat.line).where(CallStat.portal_id == pid, CallStat.line != "")
-                               .distinct().order_by(CallStat.line)).all()
+    # The lines of the period, from the line grain's cells (a few thousand), not every cell there is
+    lines = db.session.scalars(select(CallStat.line).where(
+        CallStat.portal_id == pid, CallStat.grain == 3, CallStat.day >= page.query.first,
+        CallStat.day <= page.query.last, CallStat.line != "").distinct().order_by(CallStat.line)).all()
+    lines = sorted(set(lines) | set(page.state.lines))  # a chosen line stays offered in a period without it
     if not lines:
         lines = db.session.scalars(select(Call.portal_number).where(Call.portal_id == pid, Call.portal_number != "")
                                    .distinct().limit(200)).all()
