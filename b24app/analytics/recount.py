@@ -142,7 +142,13 @@ def recount_portal(portal_id: int) -> int:
 
 @app_periodic_task(crontab(minute="*"))  # days whose kick was lost (a crash, a restart)
 def sweep_marked_days() -> int:
-    pids = db.session.scalars(select(StatsDirty.portal_id).distinct()).all()
+    from ..calls.models import ImportRun
+
+    # A portal whose history import runs is counted when it ends (the import kicks it): recounting its
+    # days while they fill would slow the import and count each day many times over.
+    importing = select(ImportRun.portal_id).where(ImportRun.status.in_(("queued", "running")))
+    pids = db.session.scalars(select(StatsDirty.portal_id).where(StatsDirty.portal_id.not_in(importing))
+                              .distinct()).all()
     db.session.commit()
     for pid in pids:
         recount_portal(pid)
