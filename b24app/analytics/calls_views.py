@@ -13,7 +13,7 @@ from ..qa.bootstrap import setup_for
 from ..qa.routes import stream_record
 from . import access, call_list, summary
 from .blueprint import bp
-from .page import TABS, Page, analytics_view, layout, tab, wants_json
+from .page import TABS, Page, analytics_view, layout, refuse, tab, wants_json
 from .view import ViewError
 
 tab("analytics.calls", _("Звонки"), 60)
@@ -53,11 +53,6 @@ def local_time(page: Page, moment) -> str:
     return moment.astimezone(page.tz).strftime("%d.%m.%Y %H:%M") if moment else "—"
 
 
-def _refuse(exc: ViewError):
-    if wants_json():
-        return jsonify(error=exc.text), exc.status
-    return render_template("analytics/error.html", text=exc.text), exc.status
-
 
 def _call_url(page: Page, args: call_list.ListArgs, call_id: int) -> str:
     return url_for("analytics.call", call_id=call_id, ft=g.frame_token, **page.state.to_args(), **args.to_args())
@@ -89,7 +84,7 @@ def calls(page: Page):
     try:
         args = call_list.parse_args(request.args, page.state.sort)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     result = call_list.list_calls(page.query, args, page.settings, page.tz, page.now, page.state.page)
     if wants_json():
         return jsonify(total=call_list.COUNT_CAP if result.capped else result.total, total_capped=result.capped,
@@ -120,9 +115,9 @@ def calls(page: Page):
 def call(page: Page, call_id: int):
     row = call_list.one_call(page.viewer.portal_id, call_id, page.settings, page.now)
     if row is None:
-        return _refuse(ViewError("calls_list.not_found", 404))
+        return refuse(ViewError("calls_list.not_found", 404))
     if not page.scope.allows_user(row.user_id or 0):
-        return _refuse(ViewError("calls_list.forbidden", 403))
+        return refuse(ViewError("calls_list.forbidden", 403))
     try:
         args = call_list.parse_args(request.args, page.state.sort)
     except ViewError:

@@ -99,21 +99,25 @@ def wants_json() -> bool:
 
 def analytics_view(fn):
     """A page of the analytics: the viewer from the placement or the frame token, the state parsed
-    into `page` (the view's first argument); a bad state is a 4xx page (or JSON) in the viewer's
-    language, never a 500."""
+    into `page` (the view's first argument); a bad state, or a ViewError the view raises, is a 4xx
+    page (or JSON) in the viewer's language, never a 500."""
 
     @placement_view
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            page = open_page()
-        except ViewError as exc:
-            if wants_json():
-                return jsonify(error=exc.text), exc.status
-            return render_template("analytics/error.html", text=exc.text), exc.status
-        return fn(page, *args, **kwargs)
+            return fn(open_page(), *args, **kwargs)
+        except ViewError as exc:  # the URL state, or a page's own arguments, refused
+            return refuse(exc)
 
     return wrapper
+
+
+def refuse(exc: ViewError):
+    """A refused analytics request: the message in the viewer's language, as JSON or as a page."""
+    if wants_json():
+        return jsonify(error=exc.text), exc.status
+    return render_template("analytics/error.html", text=exc.text), exc.status
 
 
 def filter_options(page: Page) -> dict:

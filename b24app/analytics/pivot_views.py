@@ -14,7 +14,7 @@ from . import pivot as pv
 from .blueprint import bp
 from .cube import SCENARIO_NAMES
 from .models import DIR_IN, DIR_OTHER, DIR_OUT
-from .page import SCENARIO_LABELS, Page, analytics_view, layout, tab, wants_json
+from .page import SCENARIO_LABELS, Page, analytics_view, layout, refuse, tab, wants_json
 from .summary import display
 from .view import ViewError
 
@@ -84,11 +84,6 @@ def _spec(page: Page) -> pv.Spec:
     return pv.parse_spec(page.state.group)
 
 
-def _refuse(exc: ViewError):
-    if wants_json():
-        return jsonify(error=exc.text), exc.status
-    return render_template("analytics/error.html", text=exc.text), exc.status
-
 
 @bp.route("/b24/analytics/pivot", methods=["GET", "POST"])
 @analytics_view
@@ -106,7 +101,7 @@ def pivot(page: Page):
             return redirect(page.url(group=chosen.text), 303)
         spec = _spec(page)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     pid = page.viewer.portal_id
     sides = {spec.rows, spec.cols}
     deps, dep_names = ({}, {})

@@ -10,7 +10,7 @@ from ..messages import register
 from . import qa_figures
 from .access import SEES_EVERYONE
 from .blueprint import bp
-from .page import Page, analytics_view, layout, tab, wants_json
+from .page import Page, analytics_view, layout, refuse, tab, wants_json
 from .summary import display
 from .view import ViewError
 
@@ -110,19 +110,13 @@ def _items(page: Page) -> list[dict]:
              "failed": r.failed, "failure_rate": r.failure_rate} for r in qa_figures.items(page.query)]
 
 
-def _error(page: Page, exc: ViewError):
-    if wants_json():
-        return jsonify(error=exc.text), exc.status
-    return render_template("analytics/error.html", text=exc.text), exc.status
-
-
 @bp.route("/b24/analytics/quality", methods=["GET", "POST"])
 @analytics_view
 def quality(page: Page):
     try:
         sort = _sort(page.state.sort)
     except ViewError as exc:
-        return _error(page, exc)
+        return refuse(exc)
     from ..qa.bootstrap import setup_for
 
     q = page.query

@@ -86,10 +86,7 @@ def mark_days(portal_id: int, days: Iterable[date], conn=None) -> bool:
     stmt = stmt.on_conflict_do_update(index_elements=["portal_id", "day"],
                                       set_={"version": _DIRTY.c.version + 1, "marked_at": now})
     versions = conn.execute(stmt.returning(_DIRTY.c.version)).scalars().all()
-    new = any(v == 1 for v in versions)
-    if new:
-        db.session.info.setdefault("recount_kick", set()).add(portal_id)
-    return new
+    return any(v == 1 for v in versions)
 
 
 def mark_moments(portal_id: int, moments: Iterable[datetime | None], conn=None, tz: timezone | None = None) -> bool:
@@ -100,23 +97,19 @@ def mark_moments(portal_id: int, moments: Iterable[datetime | None], conn=None, 
     return mark_days(portal_id, {local_day(m, tz) for m in moments}, conn)
 
 
-def mark_calls(portal_id: int, call_ids: Iterable[str]) -> bool:
+def mark_calls(portal_id: int, call_ids: Iterable[str], conn=None) -> bool:
     """Mark the days of calls known by CALL_ID (events that carry no start date)."""
     ids = list({c for c in call_ids if c})
     if not ids:
         return False
-    starts = db.session.scalars(select(Call.call_start_date).where(
-        Call.portal_id == portal_id, Call.call_id.in_(ids))).all()
-    return mark_moments(portal_id, starts)
+    starts = (conn if conn is not None else db.session).execute(select(Call.call_start_date).where(
+        Call.portal_id == portal_id, Call.call_id.in_(ids))).scalars().all()
+    return mark_moments(portal_id, starts, conn)
 
 
-def kick(portal_id: int | None = None) -> None:
-    """After a commit: start the recount of portals whose days were newly marked."""
-    pending = db.session.info.pop("recount_kick", set())
-    if portal_id is not None:
-        pending.add(portal_id)
-    for pid in sorted(pending):
-        recount_portal(pid)
+def kick(portal_id: int) -> None:
+    """After the commit that marked a portal's days: start their recount."""
+    recount_portal(portal_id)
 
 
 def mark_all(portal_id: int) -> int:
@@ -314,20 +307,14 @@ def count_day(portal_id: int, day: date, settings: Settings, tz: timezone) -> No
 def _on_calls_changed(portal_id: int, *, call_ids=(), starts=(), conn=None) -> bool:
     if starts:
         return mark_moments(portal_id, starts, conn)
-    if call_ids:
-        ids = list({c for c in call_ids if c})
-        found = (conn if conn is not None else db.session).execute(select(Call.call_start_date).where(
-            Call.portal_id == portal_id, Call.call_id.in_(ids))).scalars().all()
-        return mark_moments(portal_id, found, conn)
-    return False
+    return mark_calls(portal_id, call_ids, conn)
 
 
 def _on_topic_changed(portal_id: int, call_id: str) -> None:
-    if mark_calls(portal_id, [call_id]):
-        db.session.commit()
+    new = mark_calls(portal_id, [call_id])
+    db.session.commit()
+    if new:
         kick(portal_id)
-    else:
-        db.session.commit()
 
 
 def _register() -> None:

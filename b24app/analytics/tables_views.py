@@ -12,7 +12,7 @@ from ..extensions import db
 from ..portals.models import Portal, PortalDepartment
 from . import access, cube, tables
 from .blueprint import bp
-from .page import Page, analytics_view, layout, tab, wants_json
+from .page import Page, analytics_view, layout, refuse, tab, wants_json
 from .view import ViewError
 
 tab("analytics.employees", _l("Сотрудники"), 20)
@@ -23,11 +23,6 @@ tab("analytics.clients", _l("Клиенты"), 50)
 
 LINE_GROUPS = ("", "direction")
 
-
-def _refuse(exc: ViewError):
-    if wants_json():
-        return jsonify(error=exc.text), exc.status
-    return render_template("analytics/error.html", text=exc.text), exc.status
 
 
 def _link(page: Page, endpoint: str, **changes) -> str | None:
@@ -66,7 +61,7 @@ def employees(page: Page):
             _figures(page, ("user",)), page.user_name,
             lambda uid: _link(page, "analytics.calls", users=(uid,)), page.state.sort)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     return _render(page, table, kind="employees", title=_l("Показатели сотрудников"),
                    hints=[_l("Нажмите на строку, чтобы открыть звонки сотрудника.")])
 
@@ -110,7 +105,7 @@ def departments(page: Page):
             deps, members, by_user, total, lambda did: _link(page, "analytics.employees", departments=(did,)),
             page.state.sort)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     hints = [_l("Отдел включает свои подотделы. Сотрудник, который состоит в нескольких отделах, учитывается "
                 "в каждом из них, поэтому сумма строк может быть больше итога: итог считает каждый звонок один раз.")]
     return _render(page, table, kind="departments", title=_l("Показатели отделов"), hints=hints,
@@ -133,7 +128,7 @@ def lines(page: Page):
         table = tables.line_table(_figures(page, ("line", "direction") if grouped else ("line",)), grouped, link,
                                   page.state.sort)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     return _render(page, table, kind="lines", title=_l("Показатели линий"), grouped=grouped,
                    hints=[_l("Нажмите на строку, чтобы увидеть сотрудников этой линии.")],
                    json={"group": group})
@@ -158,7 +153,7 @@ def clients(page: Page):
 
         table = tables.client_table(found, link, page.state.sort, page.state.page)
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     per_page = tables.CLIENTS_PER_PAGE
     more = page.state.page * per_page < table.count
     return _render(page, table, kind="clients", title=_l("Клиенты"),
@@ -180,7 +175,7 @@ def hours(page: Page):
         if page.state.sort:
             raise ViewError("analytics.bad_sort")
     except ViewError as exc:
-        return _refuse(exc)
+        return refuse(exc)
     q = page.query
     days = tables.day_series(q.first, q.last, _figures(page, ("day",)))
     cells = cube.by_hour(q)

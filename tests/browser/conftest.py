@@ -21,3 +21,13 @@ def app_frame(page):
                 return f
         page.wait_for_timeout(100)
     raise AssertionError("the app's iframe did not load")
+
+
+def open_analytics_tab(page, installed, name: str, user: int = 1):
+    """The sandbox shell's CRM analytics as `user`, then the app's tab `name` clicked inside its iframe."""
+    page.goto(f"{installed.url}/crm/analytics/?user={user}")
+    frame = app_frame(page)
+    frame.wait_for_selector(f'[data-testid="tab-{name}"]')
+    frame.click(f'[data-testid="tab-{name}"]')
+    frame.wait_for_selector(f'[data-testid="analytics-{name}"]')
+    return frame

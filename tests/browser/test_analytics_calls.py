@@ -18,7 +18,7 @@ from b24app.models_base import utcnow
 from b24app.portals.models import Portal
 
 from ..qa.review_helpers import phone_call
-from .conftest import app_frame, shot
+from .conftest import open_analytics_tab, shot
 
 
 def _recorded_call(installed, live_app, talk: int) -> Call:
@@ -38,18 +38,9 @@ def _recorded_call(installed, live_app, talk: int) -> Call:
     return call
 
 
-def _open_tab(page, installed, name: str):
-    page.goto(f"{installed.url}/crm/analytics/?user=1")
-    frame = app_frame(page)
-    frame.wait_for_selector(f'[data-testid="tab-{name}"]')
-    frame.click(f'[data-testid="tab-{name}"]')
-    frame.wait_for_selector(f'[data-testid="analytics-{name}"]')
-    return frame
-
-
 def test_a_director_sorts_by_talk_time_opens_a_call_and_plays_it(installed, live_app, page):
     call = _recorded_call(installed, live_app, talk=3700)
-    frame = _open_tab(page, installed, "calls")
+    frame = open_analytics_tab(page, installed, "calls")
     assert frame.inner_text('[data-testid="tab-calls"]').strip() == "Звонки"
     frame.wait_for_selector('[data-testid="calls-table"]')
     frame.click('[data-testid="sort-talk"] a')
@@ -98,7 +89,7 @@ def test_the_missed_calls_board_with_its_target(installed, live_app, page):
                    "call_start_date": max(now - timedelta(seconds=10 - i), monday), "duration": 0,
                    "phone_number": f"+7999777000{i}", "ended": True, "conversation": 0}
             store.upsert(pid, [row], update=tuple(k for k in row if k != "call_id"), source="event")
-    frame = _open_tab(page, installed, "missed")
+    frame = open_analytics_tab(page, installed, "missed")
     assert frame.inner_text('[data-testid="tab-missed"]').strip() == "Пропущенные"
     frame.wait_for_selector('[data-testid="board-target"]')
     assert "не больше 1 пропущенных" in frame.inner_text('[data-testid="board-target"]')

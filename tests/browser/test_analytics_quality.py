@@ -4,21 +4,12 @@ scores per manager, sorts a table, prints the meeting agenda alone, and builds a
 from __future__ import annotations
 
 from ..analytics.test_qa_figures import World
-from .conftest import app_frame, shot
-
-
-def _open_tab(page, installed, name: str):
-    page.goto(f"{installed.url}/crm/analytics/?user=1")
-    frame = app_frame(page)
-    frame.wait_for_selector(f'[data-testid="tab-{name}"]')
-    frame.click(f'[data-testid="tab-{name}"]')
-    frame.wait_for_selector(f'[data-testid="analytics-{name}"]')
-    return frame
+from .conftest import open_analytics_tab, shot
 
 
 def test_a_director_reads_quality_and_prints_the_agenda(installed, live_app, page):
     World(live_app, installed)
-    frame = _open_tab(page, installed, "quality")
+    frame = open_analytics_tab(page, installed, "quality")
     frame.wait_for_selector('[data-testid="quality-by-manager"]')
     assert frame.inner_text('[data-testid="quality-scored"] .value').strip() == "3"
     assert frame.inner_text('[data-testid="stage-done"] .value').strip() == "3"
@@ -41,7 +32,7 @@ def test_a_director_reads_quality_and_prints_the_agenda(installed, live_app, pag
 
 
 def test_a_director_builds_a_pivot_by_department(installed, live_app, page):
-    frame = _open_tab(page, installed, "pivot")
+    frame = open_analytics_tab(page, installed, "pivot")
     frame.wait_for_selector('[data-testid="pivot-table"]')
     assert frame.locator('[data-testid="pivot-row"]').count() > 3
     cols = frame.eval_on_selector_all('[data-testid="pivot-col"]', "els => els.map(e => e.innerText.trim())")

@@ -3,17 +3,14 @@ his department's people only, a manager only himself — in the filter bar, the 
 
 from __future__ import annotations
 
-from .conftest import app_frame, shot
+from .conftest import open_analytics_tab, shot
 
 CALL_CENTRE = {5, 6, 7, 9}  # b24app/sandbox/directory.py: department 3 and its head, user 5
 
 
 def _open(page, installed, user: int, tab: str):
-    page.goto(f"{installed.url}/crm/analytics/?user={user}")
-    frame = app_frame(page)
-    frame.wait_for_selector(f'[data-testid="tab-{tab}"]')
-    frame.click(f'[data-testid="tab-{tab}"]')
-    frame.wait_for_selector('[data-testid="table-employees"] table' if tab == "employees" else '[data-testid="scope"]')
+    frame = open_analytics_tab(page, installed, tab, user=user)
+    frame.wait_for_selector('[data-testid="table-employees"] table')
     return frame
 
 
