@@ -174,3 +174,22 @@ def test_settings_change_recounts_every_day(live_app):
         recount.kick(pid)
         assert cube.total(q).successful_incoming == 0
         assert db.session.query(CallStat).filter_by(portal_id=pid).count() == 4  # one cell at each grain
+
+
+def test_the_minutes_sweep_leaves_a_portal_alone_while_its_import_runs(live_app):
+    """Days an import marks are counted when it ends, not each minute while they fill."""
+    from b24app.calls.models import ImportRun
+
+    with live_app.ctx():
+        pid = _portal()
+        run = ImportRun(portal_id=pid, status="running", date_from=T0)
+        db.session.add(run)
+        db.session.commit()
+        recount.mark_days(pid, [FIRST])
+        db.session.commit()
+        recount.sweep_marked_days()
+        assert db.session.query(StatsDirty).filter_by(portal_id=pid).count() == 1  # still waiting
+        run.status = "done"
+        db.session.commit()
+        recount.sweep_marked_days()
+        assert db.session.query(StatsDirty).filter_by(portal_id=pid).count() == 0
