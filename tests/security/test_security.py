@@ -150,8 +150,15 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 @pytest.fixture
 def fresh_limits(live_app):
-    """No counts of an earlier run in the same minute (before the install the test counts)."""
+    """No counts of an earlier run in the same minute (before the install the test counts), and the whole
+    test inside one clock minute: Redis counts in buckets aligned to the clock (ratelimit.count), and a
+    bucket boundary between the fixture's install and the test's last request would reset the counts."""
+    import time
+
     from b24app import ratelimit
+
+    if time.time() % 60 > 45:
+        time.sleep(60 - time.time() % 60 + 0.1)
 
     ratelimit._local.clear()  # the in-process counts outlive a live_app: the module is shared by the session
     if live_app.app.config.get("REDIS_URL"):
