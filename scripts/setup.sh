@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the app and its tests need on a fresh Debian machine: system packages
-# (PostgreSQL, Redis, Chromium), a virtualenv with the pinned Python packages, compiled translations.
+# (PostgreSQL, Redis, Chromium, LibreOffice Calc), a virtualenv with the pinned Python packages, compiled translations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,9 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The report tests open the workbook as a user would: LibreOffice converts it to PDF, pdftoppm renders pages.
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   echo "setup: installing ${need[*]}"
