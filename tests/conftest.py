@@ -79,7 +79,8 @@ def live_app(database_url, tmp_path, request):
     app = create_app(overrides)
     _wipe(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to look again, half a second per test at the default.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield LiveApp(app, server, url)
     server.shutdown()

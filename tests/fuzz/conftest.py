@@ -79,7 +79,7 @@ def world(database_url):
     _wipe(app)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # thousands of request lines say nothing here
     server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     live = LiveApp(app, server, url)
     portals = []
     for seed in (1, 2):

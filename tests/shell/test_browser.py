@@ -65,7 +65,7 @@ def test_left_menu_page_loads_in_its_iframe_and_foreign_frame_ancestors_are_refu
         return "<p id=secret>secret</p>", 200, {"Content-Security-Policy": "frame-ancestors http://other.example"}
 
     server = make_server("127.0.0.1", 0, foreign, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         foreign_url = f"http://127.0.0.1:{server.server_port}/"
         page.evaluate("""u => { const f = document.createElement('iframe'); f.id = 'foreign'; f.src = u;
