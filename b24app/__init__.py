@@ -80,8 +80,8 @@ def _register_blueprints(app: Flask) -> None:
     from .qa import routes as qa_routes
     from .qa import setup as _qa_setup  # noqa: F401  (after-install hook: the smart process)
     from .qa import workload_views  # the reviewer's queue section, its routes and the workload jobs
-    from .topics import setup as _topic_setup  # noqa: F401  (after-install hook: default topics)
     from .reports import models as _report_models  # noqa: F401  (report settings, runs, files)
+    from .topics import setup as _topic_setup  # noqa: F401  (after-install hook: default topics)
 
     app.register_blueprint(portal_routes.bp)
     app.register_blueprint(call_routes.bp)
