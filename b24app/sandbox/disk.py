@@ -11,6 +11,8 @@ from datetime import UTC, timezone
 
 from .envelope import iso
 
+GROUP_ID, GROUP_NAME = 1, "Руководство"
+
 
 class DiskStore:
     def __init__(self, tz: timezone | None = None):
@@ -29,6 +31,8 @@ class DiskStore:
             self._links: dict[str, int] = {}
             self._uploads: dict[str, dict] = {}
             self.add_storage("Общий диск", "common", "shared_files_s1", code="SHARED_FILES")
+            # The workgroup «Руководство» (sonet group 1) and its Disk: where a director keeps the reports.
+            self.add_storage(GROUP_NAME, "group", GROUP_ID)
 
     # --- storages and folders -----------------------------------------------------------------------
 

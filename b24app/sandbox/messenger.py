@@ -72,6 +72,8 @@ class ImStore:
         self._next_bot = 5000
         self._next_command = 1
         self._next_event = 1
+        # A group chat the portal already has (the management's), for «pick an existing chat».
+        self.add_chat([2, 5], "Руководство", 1, description="Руководители отделов")
 
     @property
     def tz(self):
@@ -158,11 +160,77 @@ class ImStore:
                 elif not (m.get("to_user_id") == uid or (m["author_id"] == uid and not m["notification"])):
                     continue
                 bot = self.bots.get(m["bot_id"]) if m.get("bot_id") else None
+                person = self.state.directory.user(m["author_id"]) if (
+                    self.state is not None and not bot and m["author_kind"] == "user" and m["author_id"]) else None
+                name = bot["properties"].get("name", "") if bot else \
+                    f"{person.name} {person.last_name}" if person else ""
                 out.append({**m, "keyboard": [dict(b) for b in m["keyboard"]], "html": bb_html(m["text"]),
-                            "author": {"id": m["author_id"], "kind": m["author_kind"],
-                                       "name": bot["properties"].get("name", "") if bot else ""},
+                            "author": {"id": m["author_id"], "kind": m["author_kind"], "name": name},
                             "chat": self.chats.get(m["chat_id"]) if m["chat_id"] else None})
             return out
+
+    def recent(self, user_id: int, *, chats: bool = True, dialogs: bool = True) -> list[dict]:
+        """im.recent.list items of `user_id`: his group chats and private dialogs, the latest activity first
+        (a chat without messages counts from its creation, i.e. its ID)."""
+        uid = int(user_id)
+        with self._lock:
+            last: dict[str, dict] = {}
+            for m in self.messages:
+                if m["notification"]:
+                    continue
+                if m["chat_id"] is not None:
+                    key = f"chat{m['chat_id']}"
+                elif m["author_id"] == uid:
+                    key = str(m["to_user_id"])
+                elif m.get("to_user_id") == uid:
+                    key = str(m["author_id"])
+                else:
+                    continue
+                last[key] = m
+            out = []
+            if chats:
+                for chat in self.chats.values():
+                    if uid in chat["users"]:
+                        out.append((last.get(f"chat{chat['id']}"), self._recent_chat(chat, last)))
+            if dialogs:
+                for key, m in last.items():
+                    if not key.startswith("chat") and key.isdigit():
+                        out.append((m, self._recent_user(int(key), m)))
+            out.sort(key=lambda pair: -(pair[0]["id"] if pair[0] else 0))
+            return [item for _m, item in out]
+
+    def _recent_message(self, m: dict | None) -> dict | None:
+        if m is None:
+            return None
+        return {"id": m["id"], "text": m["text"], "file": False, "author_id": m["author_id"], "attach": False,
+                "sticker": None, "date": m["date"], "status": "received"}
+
+    def _recent_chat(self, chat: dict, last: dict) -> dict:
+        m = last.get(f"chat{chat['id']}")
+        return {"id": f"chat{chat['id']}", "chat_id": chat["id"], "type": "chat", "title": chat["title"],
+                "avatar": {"url": "", "color": "#4ba984"}, "message": self._recent_message(m), "counter": 0,
+                "pinned": False, "unread": False, "date_update": m["date"] if m else self._now(),
+                "chat": self.dialog_view(chat)}
+
+    def _recent_user(self, user_id: int, m: dict) -> dict:
+        user = self.state.directory.user(user_id) if self.state is not None else None
+        name = f"{user.name} {user.last_name}" if user else str(user_id)
+        return {"id": user_id, "chat_id": 0, "type": "user", "title": name,
+                "avatar": {"url": "", "color": "#1eb4aa"}, "message": self._recent_message(m), "counter": 0,
+                "pinned": False, "unread": False, "date_update": m["date"],
+                "user": {"id": user_id, "active": bool(user and user.active), "name": name, "bot": False}}
+
+    def dialog_view(self, chat: dict) -> dict:
+        """A chat as im.dialog.get prints it."""
+        return {"id": str(chat["id"]), "title": chat["title"], "owner": str(chat["owner"]), "extranet": False,
+                "avatar": "", "color": "#4ba984", "type": "chat" if chat["type"] != "OPEN" else "open",
+                "entity_type": chat["entity_type"], "entity_id": chat["entity_id"], "entity_data_1": "",
+                "entity_data_2": "", "entity_data_3": "", "date_create": self._now(), "message_type": "C"}
+
+    def chat(self, chat_id: int) -> dict | None:
+        with self._lock:
+            chat = self.chats.get(int(chat_id))
+            return dict(chat, users=list(chat["users"])) if chat else None
 
     # --- bots (imbot.v2) -------------------------------------------------------------------------------
 

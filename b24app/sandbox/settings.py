@@ -87,6 +87,7 @@ class SandboxSettings:
     event_timeout: float = 5.0  # s; a slow or dead handler is a failed delivery, never retried
     install_timeout: float = 30.0  # s; the app does its portal work inside the install POST
     event_duplicate_error: str = "docs"  # "docs": ERROR_HANDLER_ALREADY_EXIST; "core": ERROR_CORE
+    disk_upload_fail_share: float = 0.0  # share of disk.folder.uploadfile calls answered with a 500 (ERROR_UPLOAD)
     imbot_v2_available: bool = True  # False: imbot.v2.* answer ERROR_METHOD_NOT_FOUND (a portal without the v2 bot API)
 
     def __post_init__(self) -> None:

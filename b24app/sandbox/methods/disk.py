@@ -77,6 +77,8 @@ def _file_content(value: Any) -> tuple[str, bytes] | None:
 
 def folder_uploadfile(call: Call) -> dict:
     fid = _id(call)
+    if call.state.chance(call.state.settings.disk_upload_fail_share):  # fault switch: the upload fails
+        raise RestError("ERROR_UPLOAD", "Не удалось загрузить файл", 500)
     p = call.params
     data = upper(next((v for k, v in p.items() if str(k).lower() == "data"), None) or {})
     content = _file_content(next((v for k, v in p.items() if str(k).lower() == "filecontent"), None))

@@ -71,6 +71,43 @@ def chat_add(call: Call) -> int:
     return chat_id
 
 
+def _flag(value) -> bool:
+    return text(value).upper() == "Y"
+
+
+def recent_list(call: Call) -> dict:
+    """The caller's recent dialogs (docs: api-reference/chats/im-recent-list.md), OFFSET/LIMIT paged."""
+    p = upper(call.params)
+    try:
+        offset = int(text(p.get("OFFSET")) or 0)
+        limit = int(text(p.get("LIMIT")) or 50)
+    except ValueError:
+        raise RestError("ERROR_ARGUMENT", "OFFSET and LIMIT must be numbers", 400) from None
+    limit = max(1, min(limit, 200))
+    items = call.state.im.recent(call.caller.user_id, chats=not _flag(p.get("SKIP_CHAT")),
+                                 dialogs=not _flag(p.get("SKIP_DIALOG")))
+    page_items = items[max(0, offset):max(0, offset) + limit]
+    more = max(0, offset) + limit < len(items)
+    return {"items": page_items, "hasMorePages": more, "hasMore": more, "copilot": {"chats": None},
+            "messagesAutoDeleteConfigs": []}
+
+
+def dialog_get(call: Call) -> dict:
+    """A chat's data for a member (docs: api-reference/chats/im-dialog-get.md); ACCESS_ERROR otherwise."""
+    dialog = text(upper(call.params).get("DIALOG_ID"))
+    if not dialog:
+        raise RestError("DIALOG_ID_EMPTY", "Dialog ID can't be empty", 400)
+    if dialog.startswith("chat") and dialog[4:].isdigit():
+        chat = call.state.im.chat(int(dialog[4:]))
+        if chat is None or call.caller.user_id not in chat["users"]:
+            raise RestError("ACCESS_ERROR", "You do not have access to the specified dialog", 403)
+        return call.state.im.dialog_view(chat)
+    user = call.state.directory.user(int(dialog)) if dialog.isdigit() else None
+    if user is None:
+        raise RestError("ACCESS_ERROR", "You do not have access to the specified dialog", 403)
+    return {"id": str(user.id), "title": f"{user.name} {user.last_name}", "type": "private"}
+
+
 METHODS = [
     MethodSpec("im.notify.system.add", notify_system, "im"),
     MethodSpec("im.notify.personal.add", notify_personal, "im"),
@@ -78,4 +115,6 @@ METHODS = [
     MethodSpec("im.message.add", message_add, "im"),
     MethodSpec("im.message.update", message_update, "im"),
     MethodSpec("im.chat.add", chat_add, "im"),
+    MethodSpec("im.recent.list", recent_list, "im"),
+    MethodSpec("im.dialog.get", dialog_get, "im"),
 ]
