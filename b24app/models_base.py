@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, select
+from sqlalchemy import DateTime, ForeignKey, Integer, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -68,3 +68,22 @@ def row_for_portal(model, portal_id: int, **defaults):
             db.session.rollback()
         row = db.session.scalar(select(model).where(model.portal_id == portal_id))
     return row
+
+
+def store_if_unchanged(model, portal_id: int, opened: int, columns: dict) -> bool:
+    """Write a portal's one settings row of `model` if it is still at version `opened` (0: never saved),
+    bumping its version; False when another save came first. In the caller's transaction.
+
+    The compare-and-set is one UPDATE … WHERE version = opened, so two admins saving at once cannot both
+    win; the first save of a portal inserts (the unique portal_id refuses a second insert)."""
+    exists = db.session.scalar(select(model.id).where(model.portal_id == portal_id))
+    if exists is None:
+        if opened != 0:
+            return False
+        db.session.add(model(portal_id=portal_id, version=1, **columns))
+        db.session.flush()
+        return True
+    done = db.session.execute(update(model).where(model.portal_id == portal_id, model.version == opened)
+                              .values(version=model.version + 1, **columns)
+                              .execution_options(synchronize_session=False))
+    return done.rowcount == 1

@@ -370,6 +370,33 @@ def list_calls(q: Query, args: ListArgs, settings: Settings, tz: tzinfo, now: da
     return ListPage(rows, total, page, exact)
 
 
+def iter_calls(q: Query, args: ListArgs, settings: Settings, tz: tzinfo, now: datetime, batch: int = 2000):
+    """Every call of the list, not one page, in the list's order, `batch` rows a query: the CallRows a workbook's
+    «Звонки» or «Выгрузить в Excel» streams. The time order pages by its key (start, id), so each query starts
+    on the index where the last stopped; the other sorts page by offset."""
+    window = timedelta(hours=settings.metrics.callback_hours)
+    cond = conditions(q, args, settings, tz, now)
+    by_start, descending = args.sort.lstrip("-") == "start", args.sort.startswith("-")
+    after, offset = None, 0
+    while True:
+        ids = with_topics(select(Call.id), q, as_set=False).where(*cond)
+        if by_start and after is not None:
+            at, last_id = after
+            # _order: start either way, then id descending among calls of the same moment
+            ids = ids.where(or_(Call.call_start_date < at if descending else Call.call_start_date > at,
+                                and_(Call.call_start_date == at, Call.id < last_id)))
+        ids = ids.order_by(*_order(args.sort)).limit(batch)
+        if not by_start:
+            ids = ids.offset(offset)
+        stmt = _select().where(Call.id.in_(ids.scalar_subquery())).order_by(*_order(args.sort))
+        rows = db.session.execute(stmt).all()
+        for r in rows:
+            yield _row(r, now, window, settings)
+        if len(rows) < batch:
+            return
+        after, offset = (rows[-1][2], rows[-1][0]), offset + batch
+
+
 def count_calls(q: Query, args: ListArgs, settings: Settings, tz: tzinfo, now: datetime) -> tuple[int, bool]:
     """How many calls the list has, and whether exactly: from the aggregates when they hold it, else counted
     up to COUNT_CAP + 1 (a number searched for, or a line, topic or scenario without an outcome or direction).

@@ -74,6 +74,17 @@ class Figures:
         return self.lost / self.incoming if self.incoming else None
 
     @property
+    def calls(self) -> int:
+        """Client calls: incoming and outgoing (info calls are neither)."""
+        return self.incoming + self.outgoing
+
+    @property
+    def successful_share(self) -> float | None:
+        """Successful calls (either direction) among the client calls."""
+        calls = self.calls
+        return (self.successful_incoming + self.successful_outgoing) / calls if calls else None
+
+    @property
     def talk_minutes(self) -> float:
         return self.talk_seconds / 60
 

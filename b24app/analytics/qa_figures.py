@@ -209,20 +209,30 @@ def _rows(q: Query, *extra, where=()) -> list:
 def by(q: Query, group: str) -> list[GroupRow]:
     """Per manager, topic, checklist or reviewer: scored, mean score, pass rate, failed critical items;
     the most scored first."""
-    if group not in GROUPS:
-        raise ValueError(group)
-    index = 3 + GROUPS.index(group)
-    out: dict[int, GroupRow] = {}
+    return by_groups(q, (group,))[group]
+
+
+def by_groups(q: Query, groups: tuple[str, ...] = GROUPS) -> dict[str, list[GroupRow]]:
+    """`by` for several groups from one read of the scores (the report workbook shows all four)."""
+    for group in groups:
+        if group not in GROUPS:
+            raise ValueError(group)
+    out: dict[str, dict[int, GroupRow]] = {g: {} for g in groups}
+    indexes = [(out[g], 3 + GROUPS.index(g)) for g in groups]
     for row in _rows(q):
-        key = int(row[index] or 0)
-        g = out.setdefault(key, GroupRow(key))
-        g.scored += 1
-        g.critical_failed += len(row[2] or ())
-        if row[1] is not None:
-            g.with_percent += 1
-            g.percent_sum += row[1]
-            g.passed += row[1] >= PASS_PERCENT
-    return sorted(out.values(), key=lambda g: (-g.scored, g.key))
+        failed, pct = len(row[2] or ()), row[1]
+        for found, index in indexes:
+            key = int(row[index] or 0)
+            g = found.get(key)
+            if g is None:
+                g = found[key] = GroupRow(key)
+            g.scored += 1
+            g.critical_failed += failed
+            if pct is not None:
+                g.with_percent += 1
+                g.percent_sum += pct
+                g.passed += pct >= PASS_PERCENT
+    return {g: sorted(found.values(), key=lambda r: (-r.scored, r.key)) for g, found in out.items()}
 
 
 def items(q: Query) -> list[ItemRow]:

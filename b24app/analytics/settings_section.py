@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import g, redirect, request, url_for
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models_base import utcnow
+from ..models_base import store_if_unchanged, utcnow
 from ..portals.frame import frame_api, require_role
 from ..portals.routes import render_settings
 from ..portals.sections import register
@@ -61,19 +61,7 @@ def store(portal_id: int, values: sf.Values, opened: int, user_id: int) -> bool:
         "russian_holidays": values.russian_holidays, "holidays": values.holidays, "workdays": values.workdays,
         "plan": values.plan, "missed_target": values.missed_target, "updated_by": user_id, "updated_at": utcnow(),
     }
-    exists = db.session.scalar(select(AnalyticsSettings.id).where(AnalyticsSettings.portal_id == portal_id))
-    if exists is None:
-        if opened != 0:
-            return False
-        db.session.add(AnalyticsSettings(portal_id=portal_id, version=1, **columns))
-        db.session.flush()
-        return True
-    done = db.session.execute(
-        update(AnalyticsSettings)
-        .where(AnalyticsSettings.portal_id == portal_id, AnalyticsSettings.version == opened)
-        .values(version=AnalyticsSettings.version + 1, **columns)
-        .execution_options(synchronize_session=False))
-    return done.rowcount == 1
+    return store_if_unchanged(AnalyticsSettings, portal_id, opened, columns)
 
 
 @bp.post("/b24/analytics/settings")

@@ -390,8 +390,10 @@ def crm_path(entity_type: str, entity_id: int | None) -> str | None:
     return None
 
 
-def client_table(found: list[Client], link: Callable[[str], str], sort: str, page: int = 1) -> Table:
-    """The clients in `sort` order (talk time first by default), CLIENTS_PER_PAGE a page; totals over all."""
+def client_table(found: list[Client], link: Callable[[str], str], sort: str, page: int = 1,
+                 per_page: int | None = CLIENTS_PER_PAGE) -> Table:
+    """The clients in `sort` order (talk time first by default), `per_page` a page (None: all of them, for
+    «Выгрузить в Excel»); totals over all."""
     rows = []
     for c in found:
         values = {"client": c.phone, "calls": c.calls, "incoming": c.incoming, "outgoing": c.outgoing,
@@ -409,7 +411,7 @@ def client_table(found: list[Client], link: Callable[[str], str], sort: str, pag
                           "last_call": max((c.last_call for c in found if c.last_call), default=None)},
                 ranked=False, info={"talk_seconds": sum(c.talk_seconds for c in found)})
     ordered, applied = order(rows, sort, CLIENT_COLUMNS, "-talk_minutes")
-    shown = ordered[(page - 1) * CLIENTS_PER_PAGE:page * CLIENTS_PER_PAGE]
+    shown = ordered if per_page is None else ordered[(page - 1) * per_page:page * per_page]
     return Table(CLIENT_COLUMNS, shown, total, applied, marks(shown, CLIENT_COLUMNS), len(rows))
 
 
