@@ -20,3 +20,4 @@ bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/python bench/call_card.py
 	.venv/bin/python bench/event_load.py
 	.venv/bin/python bench/scoring.py
+	.venv/bin/python bench/excel.py

@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from .analytics import recount as _analytics_recount  # noqa: F401  (aggregate hooks and jobs)
     from .analytics import routes as analytics_routes
+    from .reports import on_demand_views as _report_tab  # noqa: F401  (the «Отчёт» tab, after the analytics tabs)
     from .topics import card_views, catalogue_views, prompts
 
     app.register_blueprint(analytics_routes.bp)
@@ -116,6 +117,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(settings_views.bp)
+    from .reports import settings_views as report_settings  # the «Отчёты» section; its schedule and run jobs
+
+    app.register_blueprint(report_settings.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -10,6 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from .reports import cli as report_cli
+    report_cli.init_app(app)
+
     @app.cli.command("worker")
     @click.option("--workers", default=4, show_default=True, help="Worker threads in this process.")
     @click.option("--nice", "niceness", default=0, show_default=True, type=click.IntRange(0, 19),

@@ -10,7 +10,7 @@ from . import access
 from . import board as boards
 from .blueprint import bp
 from .calls_views import local_time, span
-from .page import Page, analytics_view, layout, tab, wants_json
+from .page import Page, analytics_view, layout, tab, wants_json, wants_xlsx
 from .periods import label_for
 
 tab("analytics.missed", _("Пропущенные"), 70)
@@ -51,6 +51,11 @@ def missed(page: Page):
     def call_url(cid):
         return url_for("analytics.call", call_id=cid, ft=g.frame_token, **page.state.to_args())
 
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.board(page, b, waiting, lost, name, label_for(b.monday, b.today, page.viewer.lang),
+                                 label_for(b.last_monday, b.last_sunday, page.viewer.lang))
     if wants_json():
         def row(r):
             return {"user_id": r.user_id, "name": name(r.user_id) if r.user_id is not None else None,

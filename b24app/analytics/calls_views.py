@@ -13,7 +13,7 @@ from ..qa.bootstrap import setup_for
 from ..qa.routes import stream_record
 from . import access, call_list, summary
 from .blueprint import bp
-from .page import TABS, Page, analytics_view, layout, refuse, tab, wants_json
+from .page import TABS, Page, analytics_view, layout, refuse, tab, wants_json, wants_xlsx
 from .view import ViewError
 
 tab("analytics.calls", _("Звонки"), 60)
@@ -85,6 +85,10 @@ def calls(page: Page):
         args = call_list.parse_args(request.args, page.state.sort)
     except ViewError as exc:
         return refuse(exc)
+    if wants_xlsx():  # every call of the list, streamed: not the page's fifty
+        from ..reports import view_export
+
+        return view_export.calls(page, args, view_export.portal_base(page.viewer.portal_id))
     result = call_list.list_calls(page.query, args, page.settings, page.tz, page.now, page.state.page)
     if wants_json():
         return jsonify(total=call_list.COUNT_CAP if result.capped else result.total, total_capped=result.capped,

@@ -94,7 +94,32 @@ def _visible_users(portal_id: int, scope: access.Scope):
 
 
 def wants_json() -> bool:
-    return request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json"
+    fmt = request.args.get("format")
+    return fmt == "json" or (fmt != "xlsx" and request.accept_mimetypes.best == "application/json")
+
+
+def wants_xlsx() -> bool:
+    """«Выгрузить в Excel» (A14): the view's figures as a workbook download (reports/view_export.py)."""
+    return request.args.get("format") == "xlsx"
+
+
+# A view's own URL arguments beside the state (the call list's number and outcome): an export keeps them.
+OWN_ARGS = ("phone", "outcome")
+
+
+# The views that answer `?format=xlsx` with a workbook; another tab in the frame (the report builder) has no button.
+XLSX_VIEWS = frozenset({"analytics.reports", "analytics.employees", "analytics.departments", "analytics.lines",
+                        "analytics.hours", "analytics.clients", "analytics.calls", "analytics.missed",
+                        "analytics.quality", "analytics.pivot"})
+
+
+def xlsx_url(page: Page) -> str | None:
+    """This view as an Excel download: its state (every page of it), its own arguments and the frame token."""
+    if request.endpoint not in XLSX_VIEWS:
+        return None
+    own = {k: request.args.getlist(k) for k in OWN_ARGS if request.args.get(k)}
+    return url_for(request.endpoint, ft=g.frame_token, **(request.view_args or {}),
+                   **page.state.replace(page=1).to_args(), **own, format="xlsx")
 
 
 def analytics_view(fn):
@@ -165,6 +190,7 @@ def layout(page: Page) -> dict:
         "page": page, "tabs": TABS, "filters": filter_options(page), "period_keys": period_keys,
         "period_url": lambda key: page.url(period=resolve(key, page.today), page=1),
         "scenario_labels": SCENARIO_LABELS,
+        "export_url": xlsx_url(page),
     }
 
 

@@ -14,7 +14,7 @@ from . import pivot as pv
 from .blueprint import bp
 from .cube import SCENARIO_NAMES
 from .models import DIR_IN, DIR_OTHER, DIR_OUT
-from .page import SCENARIO_LABELS, Page, analytics_view, layout, refuse, tab, wants_json
+from .page import SCENARIO_LABELS, Page, analytics_view, layout, refuse, tab, wants_json, wants_xlsx
 from .summary import display
 from .view import ViewError
 
@@ -142,6 +142,10 @@ def pivot(page: Page):
         "rows_all": p.rows_all, "cols_all": p.cols_all, "truncated": p.truncated,
         "limits": {"rows": pv.MAX_ROWS, "cols": pv.MAX_COLS},
     }
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.pivot(page, data, DIMENSION_LABELS, spec.cols == pv.NONE)
     if wants_json():
         return jsonify(data)
     keep = {k: v for k, v in page.state.to_args().items() if k != "group"}

@@ -10,7 +10,7 @@ from ..messages import register
 from . import qa_figures
 from .access import SEES_EVERYONE
 from .blueprint import bp
-from .page import Page, analytics_view, layout, refuse, tab, wants_json
+from .page import Page, analytics_view, layout, refuse, tab, wants_json, wants_xlsx
 from .summary import display
 from .view import ViewError
 
@@ -137,6 +137,11 @@ def quality(page: Page):
         "agenda": [{k: v for k, v in a.items() if k != "when"} for a in agenda],
         "calibration": [{k: v for k, v in r.items() if k != "when"} for r in rounds],
     }
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.quality(page, s, stages, STAGE_LABELS, groups, GROUP_LABELS, GROUP_TITLES, items, agenda,
+                                   rounds, sort)
     if wants_json():
         return jsonify(data)
     return render_template(

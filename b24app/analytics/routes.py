@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import overview_views, summary
 from .blueprint import bp
-from .page import Page, analytics_view, layout, tab, wants_json
+from .page import Page, analytics_view, layout, tab, wants_json, wants_xlsx
 
 tab("analytics.reports", _l("Обзор"), 10)
 
@@ -16,6 +16,10 @@ tab("analytics.reports", _l("Обзор"), 10)
 @analytics_view
 def reports(page: Page):
     o = overview_views.build(page)
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.overview(page, o)
     if wants_json():
         return jsonify(overview_views.as_json(o, page))
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..portals.models import Portal, PortalDepartment
 from . import access, cube, tables
 from .blueprint import bp
-from .page import Page, analytics_view, layout, refuse, tab, wants_json
+from .page import Page, analytics_view, layout, refuse, tab, wants_json, wants_xlsx
 from .view import ViewError
 
 tab("analytics.employees", _l("Сотрудники"), 20)
@@ -43,6 +43,10 @@ def _figures(page: Page, group_by: tuple[str, ...]) -> dict:
 
 
 def _render(page: Page, table: tables.Table, *, kind: str, title, hints=(), **extra):
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.table(page, table, kind=kind, title=title, portal_base=extra.get("portal_base", ""))
     if wants_json():
         return jsonify({"kind": kind, "period": {"first": page.state.period.first.isoformat(),
                                                  "last": page.state.period.last.isoformat()},
@@ -151,7 +155,9 @@ def clients(page: Page):
         def link(phone: str) -> str | None:
             return calls and calls + "&" + urlencode({"phone": phone})
 
-        table = tables.client_table(found, link, page.state.sort, page.state.page)
+        # The download holds every client; the page one page of them
+        table = tables.client_table(found, link, page.state.sort, page.state.page,
+                                    None if wants_xlsx() else tables.CLIENTS_PER_PAGE)
     except ViewError as exc:
         return refuse(exc)
     per_page = tables.CLIENTS_PER_PAGE
@@ -177,10 +183,15 @@ def hours(page: Page):
     except ViewError as exc:
         return refuse(exc)
     q = page.query
-    days = tables.day_series(q.first, q.last, _figures(page, ("day",)))
+    by_day = _figures(page, ("day",))
+    days = tables.day_series(q.first, q.last, by_day)
     cells = cube.by_hour(q)
     grid, top = tables.heat(cells)
     peaks = tables.busiest(cells)
+    if wants_xlsx():
+        from ..reports import view_export
+
+        return view_export.hours(page, days, tables.summed(by_day.values()), grid, peaks)
     if wants_json():
         return jsonify({"kind": "hours", "days": [{**d, "day": d["day"].isoformat()} for d in days],
                         "heat": [c for row in grid for c in row if c["calls"]], "busiest": peaks})

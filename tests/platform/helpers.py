@@ -60,3 +60,15 @@ def frame_token_from(html: str) -> str:
     marker = 'name="frame-token" content="'
     start = html.index(marker) + len(marker)
     return html[start:html.index('"', start)]
+
+
+def portal_id(live_app, sandbox) -> int:
+    """The app's id of the sandbox's portal."""
+    return portal_row(live_app, sandbox.member_id).id
+
+
+def analytics_token(sandbox, live_app, user_id: int = 1) -> str:
+    """A frame token for the CRM analytics tab, opened by `user_id` as the portal opens it."""
+    r = open_placement(sandbox, live_app, "/b24/reports", user_id=user_id, placement="CRM_ANALYTICS_MENU")
+    assert r.status_code == 200, r.text[:500]
+    return frame_token_from(r.text)
