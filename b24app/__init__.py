@@ -102,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     from .analytics import routes as analytics_routes
     from .reports import on_demand_views as _report_tab  # noqa: F401  (the «Отчёт» tab, after the analytics tabs)
     from .topics import card_views, catalogue_views, prompts
+    from .topics import time_zone as _time_zone  # noqa: F401  (the hourly re-read of the portal's UTC offset)
 
     app.register_blueprint(analytics_routes.bp)
 

@@ -76,6 +76,9 @@ class ReportRun(db.Model):
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = created_at()
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The attempt's last sign of life (claim, progress, each step): a build longer than JOB_STALE_AFTER is
+    # alive while it moves, and only a run silent that long is taken from its worker.
+    beat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     calls: Mapped[int | None] = mapped_column(Integer, nullable=True)

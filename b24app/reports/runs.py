@@ -16,8 +16,9 @@ dead) stops at its next write instead of racing the new one.
 failed and the portal's admins get a notification. A portal that was uninstalled or needs reinstall
 gets nothing: its run ends failed, quietly, with no retry and nobody told (nobody can be).
 
-**Dead workers.** A run left `running` for JOB_STALE_AFTER (or `queued` past its backoff and that) is
-taken up again by `resume_stale`, which the schedule's tick and worker start call.
+**Dead workers.** A run whose attempt gave no sign of life (`beat_at`: its claim, progress, each step) for
+JOB_STALE_AFTER while `running` (or that long past its backoff while `queued`) is taken up again by
+`resume_stale`, which the schedule's tick and worker start call; a long build that moves is left alone.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..bitrix import errors as E
@@ -134,7 +135,7 @@ def _claim(run: ReportRun, attempt: int) -> int | None:
     got = db.session.execute(
         update(_RUNS).where(_RUNS.c.portal_id == run.portal_id, _RUNS.c.id == run.id, _RUNS.c.status == "queued",
                             _RUNS.c.attempts == attempt)
-        .values(status="running", attempts=attempt + 1, started_at=now, error="")
+        .values(status="running", attempts=attempt + 1, started_at=now, beat_at=now, error="")
         .returning(_RUNS.c.attempts)).scalar()
     db.session.commit()
     return got
@@ -152,8 +153,9 @@ def _load(key: tuple[int, int]) -> ReportRun:
 
 
 def _own(key: tuple[int, int], attempt: int, **values) -> bool:
-    """Write `values` if `attempt` still owns the run (in the session's transaction, committed)."""
-    done = db.session.execute(update(_RUNS).where(_owned(key, attempt)).values(**values)
+    """Write `values` if `attempt` still owns the run (in the session's transaction, committed); each write
+    is a sign of life."""
+    done = db.session.execute(update(_RUNS).where(_owned(key, attempt)).values(beat_at=utcnow(), **values)
                               .returning(_RUNS.c.id)).first()
     db.session.commit()
     return done is not None
@@ -180,7 +182,8 @@ def _progress_writer(key: tuple[int, int], attempt: int):
         value = max(0, min(BUILD_SHARE, int(percent * BUILD_SHARE / 100)))
         with engine.begin() as conn:
             owned = conn.execute(update(_RUNS).where(_owned(key, attempt))
-                                 .values(progress=value, stage=str(stage)[:64]).returning(_RUNS.c.id)).first()
+                                 .values(progress=value, stage=str(stage)[:64], beat_at=utcnow())
+                                 .returning(_RUNS.c.id)).first()
         if owned is None:
             raise Superseded
 
@@ -242,7 +245,7 @@ def _build(key: tuple[int, int], run: ReportRun, mine: int) -> None:
     db.session.execute(delete(ReportFile).where(ReportFile.run_id == run_id, ReportFile.portal_id == portal_id))
     db.session.add(ReportFile(run_id=run_id, portal_id=portal_id, content=out.getvalue()))
     done = db.session.execute(update(_RUNS).where(_owned(key, mine)).values(
-        calls=int(built.calls), file_name=str(built.file_name)[:255], progress=BUILD_SHARE)
+        calls=int(built.calls), file_name=str(built.file_name)[:255], progress=BUILD_SHARE, beat_at=utcnow())
         .returning(_RUNS.c.id)).first()
     if done is None:
         db.session.rollback()
@@ -294,25 +297,24 @@ def tell_admins(key: tuple[int, int], portal: Portal) -> int:
 
 
 def resume_stale(now: datetime | None = None) -> int:
-    """Take up runs whose worker died: `running` with no progress of its attempt for JOB_STALE_AFTER,
-    or `queued` that long past its backoff (its job was lost). Each is claimed by one conditional UPDATE,
-    so of several sweeping workers one enqueues it; a running run at its last attempt is failed and
-    reported instead. Returns the runs taken up."""
+    """Take up runs whose worker died: `running` with no sign of life of its attempt (claim, progress, a
+    step) for JOB_STALE_AFTER, or `queued` that long past its backoff (its job was lost). Each is claimed by
+    one conditional UPDATE, so of several sweeping workers one enqueues it; a running run at its last
+    attempt is failed and reported instead. Returns the runs taken up."""
     now = now or utcnow()
     stale = timedelta(seconds=float(current_app.config.get("JOB_STALE_AFTER", 300)))
+    alive_at = func.coalesce(_RUNS.c.beat_at, _RUNS.c.started_at, _RUNS.c.created_at)
     found = db.session.execute(
         select(_RUNS.c.id, _RUNS.c.portal_id, _RUNS.c.status, _RUNS.c.attempts)
         .join(Portal, Portal.id == _RUNS.c.portal_id)
         .where(_RUNS.c.status.in_(("queued", "running")), Portal.status == STATUS_ACTIVE,
-               or_(_RUNS.c.started_at < now - stale,
-                   and_(_RUNS.c.started_at.is_(None), _RUNS.c.created_at < now - stale)))).all()
+               alive_at < now - stale)).all()
     db.session.commit()
     taken = 0
     for run_id, portal_id, status, attempts in found:
         cutoff = now - stale - timedelta(seconds=backoff(attempts) if status == "queued" else 0)
-        touched = or_(_RUNS.c.started_at < cutoff, and_(_RUNS.c.started_at.is_(None), _RUNS.c.created_at < cutoff))
         where = and_(_RUNS.c.id == run_id, _RUNS.c.portal_id == portal_id, _RUNS.c.status == status,
-                     _RUNS.c.attempts == attempts, touched)
+                     _RUNS.c.attempts == attempts, alive_at < cutoff)
         if status == "running" and attempts >= MAX_ATTEMPTS:
             portal = db.session.get(Portal, portal_id)
             with force_locale(_lang(portal)):
@@ -324,7 +326,8 @@ def resume_stale(now: datetime | None = None) -> int:
                     tell_admins((portal_id, run_id), portal)
                     taken += 1
             continue
-        claimed = db.session.execute(update(_RUNS).where(where).values(status="queued", started_at=now)
+        claimed = db.session.execute(update(_RUNS).where(where).values(status="queued", started_at=now,
+                                                                       beat_at=now)
                                      .returning(_RUNS.c.id)).first()
         db.session.commit()
         if claimed is None:

@@ -48,6 +48,7 @@ def admin_blueprint(state: PortalState) -> Blueprint:
             state.settings.update(_body())
         except ValueError as exc:
             return _bad(str(exc))
+        state.follow_clock()
         return _json(state.settings.to_dict())
 
     @bp.post("/reset")

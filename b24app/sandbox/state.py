@@ -86,9 +86,20 @@ class Stats:
 
 
 class PortalState:
+    def follow_clock(self) -> None:
+        """After `tz_offset_minutes` changed at runtime (a DST change): answers, new calls, CRM and Disk dates
+        are printed at the new offset from now on, as a real portal's are."""
+        if self.settings.tz_offset_minutes == self._tz_minutes:
+            return
+        self._tz_minutes = self.settings.tz_offset_minutes
+        self.tz = portal_tz(self._tz_minutes)
+        for store in (self.calls, self.crm, self.disk):
+            store.tz = self.tz
+
     def __init__(self, settings: SandboxSettings):
         self.settings = settings
         self.tz = portal_tz(settings.tz_offset_minutes)
+        self._tz_minutes = settings.tz_offset_minutes
         self.directory = Directory()
         self.tokens = TokenStore()
         self.bucket = LeakyBucket()

@@ -297,3 +297,66 @@ def test_a_token_revoked_mid_run_stops_the_portals_jobs_cleanly_and_a_reinstall_
         codes = _stop(dep, portal)
     assert dep.leftovers == [] and dep.orphans() == []
     assert {codes[n] for n in ("web.1", "worker.1", "worker.2")} == {0}, codes
+
+
+def _report_run(dep: Deployment):
+    rows = dep.query("SELECT id, status, attempts, stage, disk_file_id, file_url, message_id, error "
+                     "FROM report_runs ORDER BY id")
+    return rows[-1] if rows else None
+
+
+def test_a_worker_killed_mid_report_the_report_resumes_and_reaches_disk_and_chat_once(
+        fresh_database, deploy_redis_url, tmp_path):
+    """`kill -9` of the worker delivering a report («Отправить сейчас» in the settings), while its upload to
+    Disk is under way: the workbook was built and recorded, the file is not on Disk yet. The restarted
+    worker's start-up sweep takes the run up as a new attempt, which uploads and posts: one file in the
+    folder, one message in the chat with its link, and nobody told of a failure."""
+    from ..platform.helpers import frame_token_from, open_placement
+    from ..reports.schedule_helpers import FOLDER, chat_messages, group_storage, notifications, report_files
+
+    # The upload's REST call takes 3 s, shorter than JOB_STALE_AFTER, so the live attempt is never taken
+    # over; the worker is killed inside it.
+    dep = make_deployment(fresh_database, deploy_redis_url, tmp_path, env={**FAST_RECOVERY, "JOB_STALE_AFTER": "5"})
+    portal = make_portal(dep.url, method_cost={"disk.folder.uploadfile": 3.0})
+    try:
+        dep.start()
+        dep.install(portal.url)
+        dep.wait_import_done(timeout=60)
+        page = open_placement(portal, dep, "/b24/app")
+        assert page.status_code == 200, page.text[:300]
+        token = frame_token_from(page.text)
+        form = {"frame_token": token, "version": "0", "hour": "9", "storage_id": group_storage(portal)["ID"],
+                "folder_name": FOLDER, "chat_mode": "existing", "dialog_id": "chat1", "chat_id": "",
+                "scope": "company"}
+        r = requests.post(dep.url + "/b24/reports/settings", data=form, allow_redirects=False, timeout=60)
+        assert r.status_code == 303, r.text[:500]
+        r = requests.post(dep.url + "/b24/reports/send", data={"frame_token": token, "period": "monthly"},
+                          allow_redirects=False, timeout=60)
+        assert r.status_code == 303, r.text[:500]
+        wait_until(lambda: (run := _report_run(dep)) and run.status == "running" and run.stage == "Загрузка на Диск",
+                   60, "the report uploading")
+        holders = [n for n in ("worker.1", "worker.2") if "Executing b24app.reports.runs.execute_run" in dep.logs(n)]
+        assert len(holders) == 1, holders
+        [holder] = holders
+        dep.kill(holder)
+        killed = _report_run(dep)
+        assert (killed.status, killed.attempts, killed.disk_file_id, killed.message_id) == ("running", 1, "", ""), killed
+        assert dep.scalar("SELECT count(*) FROM report_files") == 1  # the build is recorded, not to be redone
+        time.sleep(7)  # silent longer than JOB_STALE_AFTER now: its worker counts as dead
+        assert _report_run(dep).status == "running" and report_files(portal) == []
+        dep.start_process(holder)
+        done = wait_until(lambda: (run := _report_run(dep)) and run.status in ("done", "failed") and run, 60,
+                          "the report resumed and finished")
+        assert done.status == "done" and done.attempts >= 2 and not done.error, done
+        [f] = report_files(portal)
+        assert str(f["ID"]) == done.disk_file_id
+        [msg] = chat_messages(portal)
+        assert done.file_url and done.file_url in msg["text"]
+        assert notifications(portal, 1) == []
+        assert dep.scalar("SELECT count(*) FROM report_runs") == 1
+        # The killed attempt got as far as finding the folder or asking for the upload URL, never further.
+        assert 1 <= sandbox_stats(portal)["rest_calls"].get("disk.folder.uploadfile", 0) <= 2
+    finally:
+        codes = _stop(dep, portal)
+    assert dep.leftovers == [] and dep.orphans() == []
+    assert {codes[n] for n in ("web.1", "worker.1", "worker.2")} == {0}, codes

@@ -105,6 +105,21 @@ def test_a_run_whose_worker_died_mid_build_is_taken_up_and_finished_once(install
     assert len(report_files(installed, 2026)) == 1 and len(chat_messages(installed)) == 1
 
 
+def test_a_long_build_that_still_moves_is_not_taken_from_its_worker(installed, live_app):
+    pid = configure(live_app, installed)
+    with live_app.ctx():  # started ten minutes ago (twice JOB_STALE_AFTER), progress written a minute ago
+        run = ReportRun(portal_id=pid, kind="weekly", slot="weekly:2026-11-23", first=FIRST, last=LAST,
+                        status="running", attempts=1, progress=60, started_at=utcnow() - timedelta(minutes=10),
+                        beat_at=utcnow() - timedelta(minutes=1))
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        assert runs.resume_stale() == 0
+        assert runs.resume_stale(utcnow() + timedelta(seconds=STALE)) == 1  # silent for the whole span: dead
+    assert _run(live_app, run_id).status == "done"
+    assert len(report_files(installed, 2026)) == 1 and len(chat_messages(installed)) == 1
+
+
 def test_a_run_resumed_after_uploading_uses_the_uploaded_file_and_posts_once(installed, live_app):
     pid = configure(live_app, installed, dialog_id="")
     run_id = _start(live_app, pid)
@@ -112,7 +127,8 @@ def test_a_run_resumed_after_uploading_uses_the_uploaded_file_and_posts_once(ins
     assert done.status == "done" and done.disk_file_id
     with live_app.ctx():  # as if the worker died after the upload, before writing the file's ID
         db.session.execute(ReportRun.__table__.update().where(ReportRun.id == run_id).values(
-            status="running", disk_file_id="", file_url="", started_at=utcnow() - timedelta(minutes=10)))
+            status="running", disk_file_id="", file_url="", started_at=utcnow() - timedelta(minutes=10),
+            beat_at=utcnow() - timedelta(minutes=10)))
         db.session.commit()
     configure(live_app, installed)  # the chat is set meanwhile: the resumed run posts once
     with live_app.ctx():
