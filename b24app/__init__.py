@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(settings_views.bp)
     from .reports import settings_views as report_settings  # the «Отчёты» section; its schedule and run jobs
+    from .routing import models as _routing_models  # noqa: F401  (call distribution)
 
     app.register_blueprint(report_settings.bp)
 

@@ -40,4 +40,7 @@ DATA: dict[str, Obj] = {
     }, required=("CALL_ID",)),
     "ONCRMDEALADD": Obj({"FIELDS": Obj({"ID": Digits(required=True)}, required=("ID",))}, required=("FIELDS",)),
     "ONCRMDEALUPDATE": Obj({"FIELDS": Obj({"ID": Digits(required=True)}, required=("ID",))}, required=("FIELDS",)),
+    "ONCRMCONTACTADD": Obj({"FIELDS": Obj({"ID": Digits(required=True)}, required=("ID",))}, required=("FIELDS",)),
+    "ONCRMCONTACTUPDATE": Obj({"FIELDS": Obj({"ID": Digits(required=True)}, required=("ID",))}, required=("FIELDS",)),
+    "ONCRMCONTACTDELETE": Obj({"FIELDS": Obj({"ID": Digits(required=True)}, required=("ID",))}, required=("FIELDS",)),
 }

@@ -143,6 +143,7 @@ def sync_users(portal: Portal, client: BitrixClient) -> int:
         u.name = " ".join(x for x in (r.get("NAME"), r.get("LAST_NAME")) if x) or r.get("EMAIL") or f"#{uid}"
         u.active = r.get("ACTIVE") in (True, "Y", "true", "1", 1)
         u.departments = [int(d) for d in (r.get("UF_DEPARTMENT") or []) if str(d).isdigit()]
+        u.phone_inner = str(r.get("UF_PHONE_INNER") or "")[:32]
         u.synced_at = utcnow()
         db.session.add(u)
     deps = client.list_pages("department.get", {})

@@ -65,6 +65,7 @@ class PortalUser(db.Model):
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     departments: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    phone_inner: Mapped[str] = mapped_column(String(32), nullable=False, default="")  # UF_PHONE_INNER (extension)
     synced_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
