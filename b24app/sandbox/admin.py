@@ -180,6 +180,33 @@ def _extra_routes(bp: Blueprint, state: PortalState) -> None:
             return _bad("seed and calls must be numbers")
         return _json(demodata.generate(state, seed, calls))
 
+    @bp.post("/crm/seed")
+    def crm_seed():
+        from . import crmseed
+
+        body = _body()
+        try:
+            counts = {k: int(body.get(k, 0)) for k in ("deals", "contacts", "companies")}
+            seed = int(body.get("seed", state.settings.seed))
+        except (TypeError, ValueError):
+            return _bad("deals, contacts, companies and seed must be numbers")
+        if any(v < 0 or v > 1_000_000 for v in counts.values()):
+            return _bad("deals, contacts and companies must be between 0 and 1000000")
+        return _json(crmseed.seed(state, counts["deals"], counts["contacts"], counts["companies"], seed))
+
+    @bp.get("/crm/stats")
+    def crm_stats():
+        return _json(state.crm.update_stats())
+
+    @bp.post("/crm/stats/reset")
+    def crm_stats_reset():
+        state.crm.reset_update_stats()
+        return _json(state.crm.update_stats())
+
+    @bp.get("/tasks")
+    def tasks_list():
+        return _json([{**t, "url": state.tasks.url(t)} for t in state.tasks.all()])
+
     @bp.get("/im/messages")
     def im_messages():
         try:

@@ -4,6 +4,7 @@ Shapes follow REST-FACTS §5 and the fixtures; the REST handlers live in methods
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -71,6 +72,9 @@ class CrmStore:
         with self._lock:
             self.entities: dict[str, dict[int, dict]] = {"CONTACT": {}, "COMPANY": {}, "DEAL": {}, "LEAD": {}}
             self._next = {"CONTACT": 1, "COMPANY": 1, "DEAL": 1, "LEAD": 1}
+            # IDs only grow, so appending keeps each list sorted: ID windows and ID order bisect it.
+            self._ids: dict[str, list[int]] = {"CONTACT": [], "COMPANY": [], "DEAL": [], "LEAD": []}
+            self.update_counts: dict[str, dict[int, int]] = {"CONTACT": {}, "COMPANY": {}, "DEAL": {}}
             self.deal_contacts: dict[int, list[int]] = {}
             self.deal_categories: dict[int, dict] = {0: {"ID": "0", "NAME": "Общее", "SORT": "100",
                                                          "IS_LOCKED": "N", "CREATED_DATE": "2024-02-01"}}
@@ -123,6 +127,7 @@ class CrmStore:
             row.update(_entity_defaults(kind, user_id, now))
             self._apply(kind, row, fields)
             self.entities[kind][new_id] = row
+            self._ids[kind].append(new_id)
             if kind == "DEAL":
                 cid = row.get("CONTACT_ID")
                 self.deal_contacts[new_id] = [int(cid)] if cid not in (None, "", "0") else []
@@ -145,7 +150,9 @@ class CrmStore:
             elif key == "ID":
                 continue
             elif key == "CONTACT_IDS" and kind == "DEAL":
-                ids = [int(v) for v in (value if isinstance(value, list) else [value]) if str(v).isdigit()]
+                values = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) \
+                    else [value]
+                ids = list(dict.fromkeys(int(v) for v in values if str(v).isdigit()))
                 self.deal_contacts[int(row["ID"])] = ids
                 row["CONTACT_ID"] = str(ids[0]) if ids else None
             else:
@@ -159,13 +166,15 @@ class CrmStore:
             row["STAGE_SEMANTIC_ID"] = "S" if code == "WON" else "F" if code == "LOSE" else "P"
             row["CLOSED"] = "Y" if code in ("WON", "LOSE") else "N"
 
-    def update_entity(self, kind: str, entity_id: int, fields: dict[str, Any]) -> bool:
+    def update_entity(self, kind: str, entity_id: int, fields: dict[str, Any], user_id: int | None = None) -> bool:
         with self._lock:
             row = self.entities[kind].get(entity_id)
             if row is None:
                 return False
             self._apply(kind, row, dict(fields))
             row["DATE_MODIFY"] = _now_iso(self.tz)
+            if user_id is not None:
+                row["MODIFY_BY_ID"] = str(user_id)
             if kind == "DEAL" and "CONTACT_ID" in {str(k).upper() for k in fields}:
                 cid = row.get("CONTACT_ID")
                 self.deal_contacts[entity_id] = [int(cid)] if cid not in (None, "", "0") else []
@@ -174,7 +183,59 @@ class CrmStore:
 
     def delete_entity(self, kind: str, entity_id: int) -> bool:
         with self._lock:
-            return self.entities[kind].pop(entity_id, None) is not None
+            if self.entities[kind].pop(entity_id, None) is None:
+                return False
+            ids = self._ids[kind]
+            at = bisect.bisect_left(ids, entity_id)
+            if at < len(ids) and ids[at] == entity_id:
+                del ids[at]
+            if kind == "DEAL":
+                self.deal_contacts.pop(entity_id, None)
+            return True
+
+    def ordered_ids(self, kind: str, lo: int | None = None, hi: int | None = None) -> list[int]:
+        """IDs of `kind` in [lo, hi) ascending, found by bisection (no scan of the table)."""
+        with self._lock:
+            ids = self._ids[kind]
+            a = 0 if lo is None else bisect.bisect_left(ids, lo)
+            b = len(ids) if hi is None else bisect.bisect_left(ids, hi)
+            return ids[a:b] if a < b else []
+
+    def row_ref(self, kind: str, entity_id: int) -> dict | None:
+        """The stored row itself, for read-only listing without a copy."""
+        return self.entities[kind].get(entity_id)
+
+    def count_update(self, kind: str, entity_id: int) -> None:
+        with self._lock:
+            counts = self.update_counts.setdefault(kind, {})
+            counts[entity_id] = counts.get(entity_id, 0) + 1
+
+    def update_stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {f"{kind.lower()}_updates": {str(k): v for k, v in sorted(counts.items())}
+                    for kind, counts in self.update_counts.items()}
+
+    def reset_update_stats(self) -> None:
+        with self._lock:
+            self.update_counts = {"CONTACT": {}, "COMPANY": {}, "DEAL": {}}
+
+    def deal_contact_ids(self, deal_id: int) -> list[int] | None:
+        with self._lock:
+            if deal_id not in self.entities["DEAL"]:
+                return None
+            return list(self.deal_contacts.get(deal_id, []))
+
+    def set_deal_contacts(self, deal_id: int, contact_ids: list[int]) -> bool:
+        """Replace a deal's contacts (first = primary, shown as CONTACT_ID). The crm.deal.contact.* binding
+        methods go to the binding table only: the deal's DATE_MODIFY stays and no deal event is sent."""
+        with self._lock:
+            row = self.entities["DEAL"].get(deal_id)
+            if row is None:
+                return False
+            ids = list(dict.fromkeys(int(c) for c in contact_ids))
+            self.deal_contacts[deal_id] = ids
+            row["CONTACT_ID"] = str(ids[0]) if ids else None
+            return True
 
     def entity(self, kind: str, entity_id: int) -> dict | None:
         with self._lock:

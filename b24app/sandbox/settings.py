@@ -39,7 +39,7 @@ class SandboxSettings:
     handler_path: str = "/"
     app_version: int = 1
     app_status: str = "L"  # local app
-    app_scope: str = "crm,telephony,call,placement,im,imbot,disk,user,department,userfieldconfig"
+    app_scope: str = "crm,telephony,call,placement,im,imbot,disk,user,department,userfieldconfig,task"
     language: str = "ru"
     tz_offset_minutes: int = 180  # portal time zone (Moscow) for `time.date_*` and generated calls
     license: str = "ru_project"

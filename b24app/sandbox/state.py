@@ -93,7 +93,7 @@ class PortalState:
             return
         self._tz_minutes = self.settings.tz_offset_minutes
         self.tz = portal_tz(self._tz_minutes)
-        for store in (self.calls, self.crm, self.disk):
+        for store in (self.calls, self.crm, self.disk, self.tasks):
             store.tz = self.tz
 
     def __init__(self, settings: SandboxSettings):
@@ -121,17 +121,19 @@ class PortalState:
         from .disk import DiskStore
         from .lines import LineStore
         from .messenger import ImStore
+        from .tasks import TaskStore
 
         self.crm = CrmStore(self.tz)
         self.im = ImStore(self)
         self.disk = DiskStore(self.tz)
         self.lines = LineStore()
+        self.tasks = TaskStore(self.tz)
 
     # --- identity --------------------------------------------------------------------------------
 
     def set_endpoints(self, portal_url: str, oauth_url: str) -> None:
         self.portal_url, self.oauth_url = portal_url.rstrip("/"), oauth_url.rstrip("/")
-        self.disk.portal_url = self.crm.portal_url = self.portal_url
+        self.disk.portal_url = self.crm.portal_url = self.tasks.portal_url = self.portal_url
 
     @property
     def domain(self) -> str:

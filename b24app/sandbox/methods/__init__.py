@@ -6,10 +6,10 @@ from ..dispatch import MethodSpec
 
 
 def registry() -> dict[str, MethodSpec]:
-    from . import app, crm, disk, event, externalcall, im, imbot, offline, placement, telephony, user
+    from . import app, crm, disk, event, externalcall, im, imbot, offline, placement, tasks, telephony, user
 
     specs: dict[str, MethodSpec] = {}
-    for module in (app, event, placement, telephony, user, crm, im, imbot, disk, offline, externalcall):
+    for module in (app, event, placement, telephony, user, crm, im, imbot, disk, offline, externalcall, tasks):
         for spec in module.METHODS:
             specs[spec.name] = spec
     return specs

@@ -65,8 +65,14 @@ def _eq(a: Any, b: Any) -> bool:
 
 
 def apply_filter(rows: list[dict], flt: Any, key_of=lambda k: k, getter=None) -> list[dict]:
+    test = filter_predicate(flt, key_of, getter)
+    return rows if test is None else [r for r in rows if test(r)]
+
+
+def filter_predicate(flt: Any, key_of=lambda k: k, getter=None):
+    """The filter as one row → bool test, built once (None when there is nothing to test)."""
     if not isinstance(flt, dict) or not flt:
-        return rows
+        return None
     conds = []
     for key, value in flt.items():
         if str(key).upper() == "LOGIC":
@@ -81,8 +87,8 @@ def apply_filter(rows: list[dict], flt: Any, key_of=lambda k: k, getter=None) ->
         conds.append(lambda r, op=op or "=", f=field, v=value, g=get: _test(op, g(r, f), v))
     logic = str(flt.get("logic") or flt.get("LOGIC") or "AND").upper()
     if logic == "OR":
-        return [r for r in rows if any(c(r) for c in conds)]
-    return [r for r in rows if all(c(r) for c in conds)]
+        return lambda r: any(c(r) for c in conds)
+    return lambda r: all(c(r) for c in conds)
 
 
 def apply_order(rows: list[dict], order: Any, key_of=lambda k: k) -> list[dict]:
@@ -614,9 +620,12 @@ def _legacy(kind: str):
 
     def update(call: Call) -> bool:
         p = upper(call.params)
-        if not call.state.crm.update_entity(kind, _int(p.get("ID")), upper(p.get("FIELDS") or {})):
+        fields = p.get("FIELDS") if isinstance(p.get("FIELDS"), dict) else {}
+        entity_id = _int(p.get("ID"))
+        if not call.state.crm.update_entity(kind, entity_id, upper(fields), call.caller.user_id):
             raise _not_found("Not found")
-        fire(call, f"ONCRM{kind}UPDATE", {"ID": _int(p.get("ID"))})
+        call.state.crm.count_update(kind, entity_id)
+        fire(call, f"ONCRM{kind}UPDATE", {"ID": entity_id})
         return True
 
     def delete(call: Call) -> bool:
@@ -642,9 +651,8 @@ def _legacy(kind: str):
         def getter(row: dict, field: str) -> Any:
             return parse_datetime(row.get(field), tz) if field in _DATES else _legacy_getter(row, field)
 
-        rows = apply_filter(call.state.crm.entity_rows(kind), flt, str.upper, getter)
-        order = upper(p.get("ORDER")) if isinstance(p.get("ORDER"), dict) else {"ID": "ASC"}
-        rows = apply_order(rows, order, str.upper)
+        order = upper(p.get("ORDER")) if isinstance(p.get("ORDER"), dict) and p.get("ORDER") else {"ID": "ASC"}
+        rows = _legacy_rows(call.state.crm, kind, flt, order, call.start, getter)
         sel = [str(s).upper() for s in p.get("SELECT")] if isinstance(p.get("SELECT"), list) else []
         out = page(rows, call.start)
         items = []
@@ -666,6 +674,67 @@ def _legacy(kind: str):
             MethodSpec(f"crm.{name}.list", list_, "crm")]
 
 
+def _id_window(flt: dict) -> tuple[int | None, int | None, set[int] | None]:
+    """The ID range (and ID set) a filter pins down, so a list reads only that slice of the sorted IDs."""
+    lo: int | None = None
+    hi: int | None = None
+    ids: set[int] | None = None
+    if str(flt.get("LOGIC") or "AND").upper() == "OR":
+        return None, None, None
+    for key, value in flt.items():
+        op, name = _OP.match(str(key)).groups()
+        if name != "ID":
+            continue
+        op = op or "="
+        if op in ("=", "@"):
+            values = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+            nums = [n for n in (_num(v) for v in values) if n is not None and n == int(n)]
+            if len(nums) == len(values):
+                ids = {int(n) for n in nums} if ids is None else ids & {int(n) for n in nums}
+            continue
+        n = _num(value)
+        if n is None:
+            continue
+        if op == ">=":
+            bound = -int(-n // 1)
+        elif op == ">":
+            bound = int(n // 1) + 1
+        elif op == "<":
+            hi = min(hi, -int(-n // 1)) if hi is not None else -int(-n // 1)
+            continue
+        elif op == "<=":
+            hi = min(hi, int(n // 1) + 1) if hi is not None else int(n // 1) + 1
+            continue
+        else:
+            continue
+        lo = max(lo, bound) if lo is not None else bound
+    return lo, hi, ids
+
+
+def _legacy_rows(crm, kind: str, flt: dict, order: dict, start: int, getter) -> list[dict]:
+    """Rows of a legacy list: the ID window by bisection, then the rest of the filter row by row; in
+    ID order a `start=-1` page stops at 50 matches, so reading a table in ID windows stays linear."""
+    lo, hi, ids = _id_window(flt)
+    if ids is not None:
+        cand = sorted(i for i in ids if (lo is None or i >= lo) and (hi is None or i < hi))
+    else:
+        cand = crm.ordered_ids(kind, lo, hi)
+    test = filter_predicate(flt, str.upper, getter)
+    if list(order) == ["ID"]:
+        if str(order["ID"]).upper() == "DESC":
+            cand = cand[::-1]
+        out: list[dict] = []
+        for i in cand:
+            row = crm.row_ref(kind, i)
+            if row is not None and (test is None or test(row)):
+                out.append(row)
+                if start < 0 and len(out) >= PAGE:
+                    break
+        return out
+    rows = [r for r in (crm.row_ref(kind, i) for i in cand) if r is not None and (test is None or test(r))]
+    return apply_order(rows, order, str.upper)
+
+
 def deal_contact_items_get(call: Call) -> list:
     deal_id = _int(upper(call.params).get("ID"))
     if call.state.crm.entity("DEAL", deal_id) is None:
@@ -673,6 +742,67 @@ def deal_contact_items_get(call: Call) -> list:
     ids = call.state.crm.deal_contacts.get(deal_id, [])
     return [{"CONTACT_ID": cid, "SORT": (i + 1) * 10, "ROLE_ID": 0, "IS_PRIMARY": "Y" if i == 0 else "N"}
             for i, cid in enumerate(ids)]
+
+
+def _deal_id(call: Call) -> tuple[int, list[int]]:
+    deal_id = _int(upper(call.params).get("ID"))
+    have = call.state.crm.deal_contact_ids(deal_id)
+    if have is None:
+        raise _not_found("Not found")
+    return deal_id, have
+
+
+def _contact_id(call: Call, value: Any) -> int:
+    cid = _int(value, "CONTACT_ID")
+    if call.state.crm.entity("CONTACT", cid) is None:
+        raise RestError("ERROR_CORE", f"Contact {cid} not found", 400)
+    return cid
+
+
+def _primary_first(entries: list[tuple[int, int, bool]]) -> list[int]:
+    """(contact, sort, primary) → IDs by SORT with the primary one first, as the binding table keeps them."""
+    ordered = sorted(entries, key=lambda e: e[1])
+    return [e[0] for e in ordered if e[2]][:1] + [e[0] for e in ordered if not e[2]] + \
+        [e[0] for e in ordered if e[2]][1:]
+
+
+def deal_contact_items_set(call: Call) -> bool:
+    deal_id, _have = _deal_id(call)
+    items = upper(call.params).get("ITEMS")
+    items = list(items.values()) if isinstance(items, dict) else items
+    if not isinstance(items, list):
+        raise argument_null("items")
+    entries = []
+    for i, item in enumerate(items):
+        item = upper(item) if isinstance(item, dict) else {}
+        entries.append((_contact_id(call, item.get("CONTACT_ID")), _int(item.get("SORT") or (i + 1) * 10, "SORT"),
+                        text(item.get("IS_PRIMARY")).upper() == "Y"))
+    call.state.crm.set_deal_contacts(deal_id, _primary_first(entries))
+    return True
+
+
+def deal_contact_add(call: Call) -> bool:
+    deal_id, have = _deal_id(call)
+    fields = upper(upper(call.params).get("FIELDS") or {})
+    cid = _contact_id(call, fields.get("CONTACT_ID"))
+    rest = [c for c in have if c != cid]
+    primary = text(fields.get("IS_PRIMARY")).upper() == "Y" or not rest
+    call.state.crm.set_deal_contacts(deal_id, [cid, *rest] if primary else [*rest, cid])
+    return True
+
+
+def deal_contact_delete(call: Call) -> bool:
+    deal_id, have = _deal_id(call)
+    fields = upper(upper(call.params).get("FIELDS") or {})
+    cid = _int(fields.get("CONTACT_ID"), "CONTACT_ID")
+    call.state.crm.set_deal_contacts(deal_id, [c for c in have if c != cid])
+    return True
+
+
+def deal_contact_items_delete(call: Call) -> bool:
+    deal_id, _have = _deal_id(call)
+    call.state.crm.set_deal_contacts(deal_id, [])
+    return True
 
 
 def deal_category_list(call: Call) -> ListResult:
@@ -716,6 +846,10 @@ METHODS = [
     MethodSpec("crm.activity.binding.delete", binding_delete, "crm"),
     *_legacy("CONTACT"), *_legacy("COMPANY"), *_legacy("DEAL"), *_legacy("LEAD"),
     MethodSpec("crm.deal.contact.items.get", deal_contact_items_get, "crm"),
+    MethodSpec("crm.deal.contact.items.set", deal_contact_items_set, "crm"),
+    MethodSpec("crm.deal.contact.items.delete", deal_contact_items_delete, "crm"),
+    MethodSpec("crm.deal.contact.add", deal_contact_add, "crm"),
+    MethodSpec("crm.deal.contact.delete", deal_contact_delete, "crm"),
     MethodSpec("crm.deal.category.list", deal_category_list, "crm"),
     MethodSpec("crm.duplicate.findbycomm", duplicate_findbycomm, "crm"),
 ]

@@ -233,6 +233,15 @@ def shell_blueprint(state: PortalState) -> Blueprint:
                     stage_name=stages.get(item.get("stageId"), item.get("stageId")), frames=frames,
                     activities=activities)
 
+    @bp.get("/company/personal/user/<int:user_id>/tasks/task/view/<int:task_id>/")
+    def task_view(user_id: int, task_id: int):
+        task = _call(getattr(state, "tasks", None), "get", task_id)
+        if not task:
+            return page("notice.html", title="Задача", notice="Задача не найдена или доступ к ней запрещён."), 404
+        owner = state.directory.user(int(task["responsibleId"]))
+        return page("task.html", title=task["title"], task=task,
+                    responsible=f"{owner.name} {owner.last_name}" if owner else task["responsibleId"])
+
     @bp.get("/chat/")
     def chat():
         messages = _call(getattr(state, "im", None), "messages_for", acting_user().id, default=None)
