@@ -119,8 +119,16 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(settings_views.bp)
     from .reports import settings_views as report_settings  # the «Отчёты» section; its schedule and run jobs
+    from .routing import alignment as _routing_alignment  # noqa: F401  (the bulk alignment job and its sweep)
+    from .routing import callbacks as _routing_callbacks  # noqa: F401  (callback tasks for lost calls)
     from .routing import models as _routing_models  # noqa: F401  (call distribution)
+    from .routing import ongoing as _routing_ongoing  # noqa: F401  (deal and contact events, the re-check)
+    from .routing import pbx_views as routing_pbx  # the PBX's routing answer
+    from .routing import settings_views as routing_settings  # the «Распределение звонков» section
 
+    app.register_blueprint(routing_settings.bp)
+
+    app.register_blueprint(routing_pbx.bp)
     app.register_blueprint(report_settings.bp)
 
     @app.get("/healthz")

@@ -12,6 +12,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from .reports import cli as report_cli
     report_cli.init_app(app)
+    from .routing import cli as routing_cli
+    routing_cli.init_app(app)
 
     @app.cli.command("worker")
     @click.option("--workers", default=4, show_default=True, help="Worker threads in this process.")

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, tuple[int, int]] = {
     "placement": (120, 60),       # placement opens whose user token is not cached yet (a REST call each)
     "refused_event": (60, 60),    # event POSTs that fail verification
     "prompt": (60, 60),           # the chat prompt page (its link token is the credential)
+    "pbx": (1200, 60),            # the PBX's routing queries (an answer per incoming call)
+    "pbx_refused": (30, 60),      # routing queries with a missing or wrong key
 }
 
 

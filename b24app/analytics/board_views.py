@@ -48,6 +48,10 @@ def missed(page: Page):
     def name(uid):
         return page.user_name(uid) if not uid else names.get(uid) or f"#{uid}"
 
+    from ..routing.callbacks import links as task_links  # the callback task made for a lost call
+
+    tasks = task_links(pid, [c.id for c in lost])
+
     def call_url(cid):
         return url_for("analytics.call", call_id=cid, ft=g.frame_token, **page.state.to_args())
 
@@ -67,14 +71,15 @@ def missed(page: Page):
         def call(c):
             return {"id": c.id, "start": c.start.astimezone(page.tz).isoformat(), "user_id": c.user_id,
                     "manager": name(c.user_id), "phone": c.phone, "awaiting": c.awaiting,
-                    "window_left_seconds": c.left_seconds, "url": call_url(c.id)}
+                    "window_left_seconds": c.left_seconds, "url": call_url(c.id),
+                    "task_url": tasks.get(c.id)}
 
         return jsonify(week={"first": b.monday.isoformat(), "last": b.today.isoformat()},
                        last_week={"first": b.last_monday.isoformat(), "last": b.last_sunday.isoformat()},
                        target=b.target, rows=[row(r) for r in b.rows], total=row(b.total),
                        awaiting=[call(c) for c in waiting], lost=[call(c) for c in lost])
     return render_template("analytics/board.html", **layout(page), board=b, waiting=waiting, lost=lost, name=name,
-                           call_url=call_url, span=span, local_time=lambda m: local_time(page, m),
+                           call_url=call_url, tasks=tasks, span=span, local_time=lambda m: local_time(page, m),
                            settings_url=url_for("portals.settings", ft=g.frame_token),
                            limit=boards.OPEN_LIMIT, this_week=label_for(b.monday, b.today, page.viewer.lang),
                            last_week=label_for(b.last_monday, b.last_sunday, page.viewer.lang))

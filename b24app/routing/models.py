@@ -39,7 +39,9 @@ class RoutingSettings(db.Model):
     fallback_queue: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     pbx_key_hash: Mapped[str] = mapped_column(String(128), nullable=False, default="")  # sha256 of the PBX key
     callback_tasks: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    callback_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=2)  # task deadline after the call
+    callback_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=2)  # task deadline, hours after it is made
+    callback_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # switched on at
+    pbx_key_created_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # The periodic re-check's cursors (DATE_MODIFY as the portal wrote it): deals, and contacts for the index.
     reconciled_to: Mapped[str] = mapped_column(String(40), nullable=False, default="")
     contacts_reconciled_to: Mapped[str] = mapped_column(String(40), nullable=False, default="")

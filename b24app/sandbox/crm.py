@@ -128,7 +128,8 @@ class CrmStore:
             self._apply(kind, row, fields)
             self.entities[kind][new_id] = row
             self._ids[kind].append(new_id)
-            if kind == "DEAL":
+            if kind == "DEAL" and not any(str(k).upper() == "CONTACT_IDS" for k in fields):
+                # CONTACT_IDS was linked by _apply; a lone CONTACT_ID is the deal's one contact
                 cid = row.get("CONTACT_ID")
                 self.deal_contacts[new_id] = [int(cid)] if cid not in (None, "", "0") else []
             self._index_phones(kind, new_id, row)

@@ -4,6 +4,8 @@ fields (userfieldconfig), call activities and bindings, and contacts/companies/d
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..calldata import parse_datetime
@@ -138,17 +140,28 @@ def _require_crm_admin(call: Call) -> None:
     require_admin(call)
 
 
+EVENT_SENDERS = 4  # the portal's event queue posts a few at a time, not one connection per change
+_senders: dict[int, ThreadPoolExecutor] = {}
+_senders_lock = threading.Lock()
+
+
+def _sender(state) -> ThreadPoolExecutor:
+    with _senders_lock:
+        pool = _senders.get(id(state))
+        if pool is None:
+            pool = _senders[id(state)] = ThreadPoolExecutor(EVENT_SENDERS, thread_name_prefix="sandbox-crm-event")
+        return pool
+
+
 def fire(call: Call, event: str, fields: dict) -> None:
-    """ONCRM* events carry IDs only (REST-FACTS §3.4); sent from a thread, as the portal's queue does."""
+    """ONCRM* events carry IDs only (REST-FACTS §3.4); sent after the answer by a few sender threads, as the
+    portal's queue does: a batch of 50 updates is 50 events in a queue, not 50 requests at once."""
     state = call.state
     if not state.event_bindings(event):
         return
-    import threading
-
     from ..events import deliver
 
-    threading.Thread(target=deliver, args=(state, event, {"FIELDS": fields}),
-                     kwargs={"user_id": call.caller.user_id}, daemon=True, name="sandbox-crm-event").start()
+    _sender(state).submit(deliver, state, event, {"FIELDS": fields}, user_id=call.caller.user_id)
 
 
 def _not_found(what: str = "Element") -> RestError:
@@ -648,7 +661,13 @@ def _legacy(kind: str):
                 flt[key] = [parse_datetime(v, tz) for v in value] if isinstance(value, list) \
                     else parse_datetime(value, tz)
 
+        links = call.state.crm.deal_contacts
+
         def getter(row: dict, field: str) -> Any:
+            if kind == "DEAL" and field == "CONTACT_ID":
+                # any of the deal's contacts, not only the primary one (core filters through the deal–contact
+                # link table; unconfirmed against a live portal)
+                return [str(c) for c in links.get(int(row["ID"]), [])] or row.get(field)
             return parse_datetime(row.get(field), tz) if field in _DATES else _legacy_getter(row, field)
 
         order = upper(p.get("ORDER")) if isinstance(p.get("ORDER"), dict) and p.get("ORDER") else {"ID": "ASC"}
