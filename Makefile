@@ -21,3 +21,4 @@ bench: setup    ## throughput benchmarks (JSON on the last line of each)
 	.venv/bin/python bench/event_load.py
 	.venv/bin/python bench/scoring.py
 	.venv/bin/python bench/excel.py
+	.venv/bin/python bench/distribution.py
