@@ -1,6 +1,6 @@
 """Callback tasks for lost calls against the sandbox's tasks.task.add: one task per lost call (analytics'
 «lost»: missed, not called back, the callback window closed), for the client's responsible from the routing
-index or else the call's manager, due the set hours after the call; none for calls still awaiting, called
+index or else the call's manager, due the set hours after the task is made; none for calls still awaiting, called
 back, answered or from before the switch; none when the setting is off; a failed call to the portal is
 retried on the next tick; and the missed-calls board links each lost call to its task."""
 
