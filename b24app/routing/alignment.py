@@ -33,7 +33,8 @@ from ..bitrix import errors as E
 from ..extensions import db
 from ..jobs import app_periodic_task, app_task, at_worker_start, every_minutes
 from ..models_base import row_for_portal, utcnow
-from ..portals.models import STATUS_ACTIVE, Portal, PortalDepartment, PortalUser
+from ..portals.models import STATUS_ACTIVE, Portal
+from ..portals.roles import names_for
 from . import index, portal_crm
 from .models import (
     ENTITY_COMPANY,
@@ -44,6 +45,7 @@ from .models import (
     RoutingCandidate,
     RoutingSettings,
 )
+from .people import heads_of, inactive_users  # noqa: F401  (heads_of: also what tests compare with)
 from .rules import Deal, Rules, _rank, takes_part, target_user
 
 log = logging.getLogger(__name__)
@@ -110,8 +112,7 @@ def undoable(run: AlignmentRun) -> bool:
 def manager_counts(run: AlignmentRun) -> list[ManagerCount]:
     """«было → станет» per manager over every contact the run considered, the biggest change first."""
     counts = {int(k): (int(v[0]), int(v[1])) for k, v in (run.counts or {}).items()}
-    names = dict(db.session.execute(select(PortalUser.user_id, PortalUser.name).where(
-        PortalUser.portal_id == run.portal_id, PortalUser.user_id.in_(list(counts)))).all()) if counts else {}
+    names = names_for(run.portal_id, [uid for uid in counts if uid > 0])
     out = [ManagerCount(uid, names.get(uid) or (gettext("Без ответственного") if uid <= 0 else f"#{uid}"), b, a)
            for uid, (b, a) in counts.items()]
     out.sort(key=lambda m: (-abs(m.after - m.before), m.name, m.user_id))
@@ -123,9 +124,7 @@ def manager_counts(run: AlignmentRun) -> list[ManagerCount]:
 def rules_of(portal_id: int) -> Rules:
     """The portal's rules as they are now: its settings, and every user the portal says is inactive."""
     settings = row_for_portal(RoutingSettings, portal_id)
-    inactive = db.session.scalars(select(PortalUser.user_id).where(PortalUser.portal_id == portal_id,
-                                                                   PortalUser.active.is_(False))).all()
-    return Rules.of(settings, inactive)
+    return Rules.of(settings, inactive_users(portal_id))
 
 
 def rules_from(data: dict) -> Rules:
@@ -426,18 +425,6 @@ def _upsert(key: tuple[int, int], best: dict[tuple[str, int], tuple[str, int, in
 
 
 # ---- 2. planning ----
-
-def heads_of(portal_id: int) -> dict[int, int | None]:
-    """Each user's head: the head of his first department."""
-    heads = dict(db.session.execute(select(PortalDepartment.department_id, PortalDepartment.head_user_id).where(
-        PortalDepartment.portal_id == portal_id)).all())
-    out: dict[int, int | None] = {}
-    for user_id, departments in db.session.execute(select(PortalUser.user_id, PortalUser.departments).where(
-            PortalUser.portal_id == portal_id)):
-        first = (departments or [None])[0]
-        out[int(user_id)] = heads.get(first) if first is not None else None
-    return out
-
 
 def _plan(key: tuple[int, int], run: AlignmentRun, rules: Rules, client, mine: int) -> None:
     portal_id, run_id = key

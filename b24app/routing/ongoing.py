@@ -19,10 +19,11 @@ from ..extensions import db
 from ..inbox.service import handles
 from ..jobs import app_periodic_task, app_task, every_minutes
 from ..models_base import utcnow
-from ..portals.models import STATUS_ACTIVE, Portal, PortalDepartment, PortalUser
+from ..portals.models import STATUS_ACTIVE, Portal
 from ..portals.rest import client_for
 from . import index, portal_crm
 from .models import ENTITY_COMPANY, ENTITY_CONTACT, AlignmentChange, RoutingSettings
+from .people import heads_of, inactive_users
 from .rules import Change, Deal, Rules, plan, takes_part
 
 log = logging.getLogger(__name__)
@@ -34,29 +35,6 @@ OTHER_DEALS_ORDER = {"newest": {"DATE_CREATE": "DESC"}, "largest": {"OPPORTUNITY
 
 
 # --- who may receive contacts ------------------------------------------------------------------------
-
-def inactive_users(portal_id: int) -> set[int]:
-    return set(db.session.scalars(select(PortalUser.user_id).where(PortalUser.portal_id == portal_id,
-                                                                   PortalUser.active.is_(False))))
-
-
-def heads_of(portal_id: int) -> dict[int, int | None]:
-    """Each user's head: the head of his first department, or of the one above when he heads it himself."""
-    deps = {d.department_id: d for d in db.session.scalars(
-        select(PortalDepartment).where(PortalDepartment.portal_id == portal_id))}
-    out: dict[int, int | None] = {}
-    for uid, departments in db.session.execute(select(PortalUser.user_id, PortalUser.departments)
-                                               .where(PortalUser.portal_id == portal_id)):
-        dep = deps.get(int((departments or [0])[0] or 0))
-        seen: set[int] = set()
-        while dep is not None and dep.department_id not in seen:
-            seen.add(dep.department_id)
-            if dep.head_user_id and int(dep.head_user_id) != int(uid):
-                out[int(uid)] = int(dep.head_user_id)
-                break
-            dep = deps.get(int(dep.parent_id or 0)) if dep.parent_id else None
-    return out
-
 
 def rules_for(portal_id: int, settings: RoutingSettings) -> tuple[Rules, dict[int, int | None]]:
     rules = Rules.of(settings, inactive_users(portal_id))
